@@ -1,0 +1,171 @@
+"""Settings from DOCSIGN_* environment variables, with embedded defaults under ./var.
+
+Loading settings is pure (it reads and validates, nothing more); creating the data directory and the
+generated secrets happens in :func:`prepare_data_dir`, called by `docsign init` and the app factory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from docsign.errors import ConfigError, StorageError
+
+ENV_PREFIX = "DOCSIGN_"
+SECRET_KEY_FILE = "secret_key"
+KEYSTORE_PASSPHRASE_FILE = "keystore.passphrase"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    """Where the embedded database, broker, blobs and generated secrets live."""
+    database_url: str
+    """SQLAlchemy URL of the main database."""
+    broker_url: str
+    """Celery/kombu broker URL."""
+    keys_dir: Path
+    """Key material: demo PKI and key files that key references point at."""
+    public_url: str
+    """Base URL other parties reach this service at (printed in demo certificates' AIA/CRL)."""
+    tsa_url: str
+    """RFC 3161 timestamp authority used for B-T and higher."""
+    max_upload_mb: int
+    """Largest accepted upload, in MiB."""
+    secret_key_override: str | None = None
+    """DOCSIGN_SECRET_KEY when set; otherwise a key generated once into the data dir."""
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith("sqla+sqlite")
+
+    @property
+    def result_backend(self) -> str:
+        """Task results go to the main database, whatever the broker."""
+        return "db+" + self.database_url
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def secret_key(self) -> str:
+        if self.secret_key_override:
+            return self.secret_key_override
+        return read_or_create_secret(self.data_dir / SECRET_KEY_FILE)
+
+    @property
+    def keystore_passphrase(self) -> bytes:
+        """Passphrase that encrypts the private keys docsign generates (demo PKI) at rest."""
+        return read_or_create_secret(self.data_dir / KEYSTORE_PASSPHRASE_FILE).encode()
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str | None:
+        value = env.get(ENV_PREFIX + name)
+        return value.strip() if value is not None and value.strip() else None
+
+    data_dir = Path(get("DATA_DIR") or "var").expanduser().absolute()
+    keys_dir = Path(get("KEYS_DIR") or "keys").expanduser().absolute()
+    database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'docsign.sqlite'}"
+    _check_database_url(database_url)
+    broker_url = get("BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.sqlite'}"
+    _check_url("DOCSIGN_BROKER_URL", broker_url, {"sqla+sqlite", "redis", "rediss", "amqp", "amqps", "pyamqp", "memory"})
+    public_url = (get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    _check_url("DOCSIGN_PUBLIC_URL", public_url, {"http", "https"})
+    tsa_url = get("TSA_URL") or f"{public_url}/pki/tsa"
+    _check_url("DOCSIGN_TSA_URL", tsa_url, {"http", "https"})
+    raw_max = get("MAX_UPLOAD_MB") or "50"
+    try:
+        max_upload_mb = int(raw_max)
+    except ValueError:
+        raise ConfigError(f"DOCSIGN_MAX_UPLOAD_MB must be a whole number of MiB, not {raw_max!r}") from None
+    if not 1 <= max_upload_mb <= 10240:
+        raise ConfigError(f"DOCSIGN_MAX_UPLOAD_MB must be between 1 and 10240, not {max_upload_mb}")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        broker_url=broker_url,
+        keys_dir=keys_dir,
+        public_url=public_url,
+        tsa_url=tsa_url,
+        max_upload_mb=max_upload_mb,
+        secret_key_override=get("SECRET_KEY"),
+    )
+
+
+def _check_url(variable: str, url: str, schemes: set[str]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        allowed = ", ".join(sorted(schemes))
+        raise ConfigError(f"{variable} must be a URL with one of the schemes {allowed}; got {url!r}")
+    if parts.scheme in {"http", "https"} and not parts.netloc:
+        raise ConfigError(f"{variable} must name a host; got {url!r}")
+
+
+def _check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"DOCSIGN_DATABASE_URL is not a database URL: {url!r}") from None
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(f"DOCSIGN_DATABASE_URL must be SQLite or PostgreSQL; got {parsed.get_backend_name()!r}")
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data directory layout; a read-only or unusable location is one clear error."""
+    try:
+        for path in (settings.data_dir, settings.blob_dir, settings.data_dir / "tmp"):
+            path.mkdir(parents=True, exist_ok=True)
+        probe = settings.data_dir / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StorageError(f"the data directory {settings.data_dir} is not writable ({exc.strerror})") from None
+    settings.secret_key  # noqa: B018 - generated once, now, while the directory is known writable
+    settings.keystore_passphrase  # noqa: B018
+
+
+def read_or_create_secret(path: Path) -> str:
+    """Read a generated secret, creating it (mode 0600, atomically) the first time."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"cannot read {path} ({exc.strerror})") from None
+    value = secrets.token_urlsafe(48)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # never overwrite a secret another process created meanwhile
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    except OSError as exc:
+        raise StorageError(f"cannot create {path} ({exc.strerror})") from None
+    return path.read_text().strip()

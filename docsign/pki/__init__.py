@@ -1,0 +1,1 @@
+"""Public key infrastructure: certificate authorities (demo and test), key sources, trust store."""

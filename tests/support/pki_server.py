@@ -1,0 +1,56 @@
+"""Serve a test PKI (CRL, OCSP, TSA, CA certificates) over real HTTP on loopback, in a thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+from docsign.errors import DocsignError
+from docsign.pki.authority import PkiStore
+from docsign.web import pki as pki_views
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_pki(store: PkiStore, port: int) -> Iterator[str]:
+    """Serve ``store`` at http://127.0.0.1:PORT/pki/... until the block ends."""
+    app = Flask("test-pki")
+    app.extensions[pki_views.EXTENSION_KEY] = store
+    app.register_blueprint(pki_views.bp)
+
+    @app.errorhandler(DocsignError)
+    def _error(exc: DocsignError):  # type: ignore[no-untyped-def]
+        return exc.message, exc.http_status
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def build_test_pki(directory: Path, port: int, passphrase: bytes = b"test-passphrase") -> PkiStore:
+    """A root, an issuing CA, a TSA and an OCSP responder whose URLs point at 127.0.0.1:PORT."""
+    from docsign.pki.authority import Profile, name
+
+    store = PkiStore(directory, passphrase, f"http://127.0.0.1:{port}")
+    store.add_ca("root", name("Test Root CA", "docsign tests"))
+    store.add_ca("issuing", name("Test Issuing CA", "docsign tests"), parent="root")
+    store.add_service("tsa", name("Test TSA", "docsign tests"), "root", Profile.TSA)
+    store.add_service("ocsp", name("Test OCSP responder", "docsign tests"), "issuing", Profile.OCSP)
+    store.save()
+    return store
