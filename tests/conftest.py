@@ -17,3 +17,20 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"skipped in CI, which must run every test: {reason}"
+
+
+@pytest.fixture(scope="session")
+def test_pki(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A root, an issuing CA, a TSA and an OCSP responder, served over HTTP on loopback.
+
+    ``test_pki.store`` is the :class:`docsign.pki.authority.PkiStore`; ``test_pki.url`` its base URL;
+    issue end-entity certificates with ``test_pki.store.issue_signer(...)`` (then ``store.save()``).
+    """
+    from types import SimpleNamespace
+
+    from tests.support.pki_server import build_test_pki, free_port, serve_pki
+
+    port = free_port()
+    store = build_test_pki(tmp_path_factory.mktemp("test-pki"), port)
+    with serve_pki(store, port) as url:
+        yield SimpleNamespace(store=store, url=url, tsa_url=f"{url}/pki/tsa", passphrase=store.passphrase)
