@@ -1,0 +1,3 @@
+from docsign.cli import main
+
+main()

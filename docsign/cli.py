@@ -1,0 +1,321 @@
+"""The `docsign` command line. Errors are translated into one line and one exit code here, and only here."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.orm import Session
+
+from docsign.config import Settings, load_settings, prepare_data_dir
+from docsign.db import check_database, session_scope
+from docsign.errors import EX_SOFTWARE, DocsignError, ServiceUnavailable
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+@contextmanager
+def db_session() -> Iterator[Session]:
+    s = settings()
+    check_database(s.database_url)
+    with session_scope(s.database_url) as session:
+        yield session
+
+
+def require_initialised(s: Settings) -> None:
+    from docsign import migrations
+
+    check_database(s.database_url)
+    if migrations.current_revision(s.database_url) is None:
+        raise ServiceUnavailable("the database is not initialised: run `docsign init` (or `docsign init --demo`)")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="docsign")
+def cli() -> None:
+    """docsign: sign, exchange and verify documents between government agencies."""
+
+
+# -- setting up ----------------------------------------------------------------------------------
+@cli.command()
+@click.option("--demo", is_flag=True, help="Add the demo PKI, demo agencies and demo users.")
+def init(demo: bool) -> None:
+    """Create or migrate the database and folders (safe to run again)."""
+    from docsign import migrations
+
+    s = settings()
+    prepare_data_dir(s)
+    check_database(s.database_url)
+    before = migrations.current_revision(s.database_url)
+    migrations.upgrade(s.database_url)
+    after = migrations.current_revision(s.database_url)
+    click.echo(f"database: {'already at' if before == after else 'migrated to'} revision {after}")
+    if not demo:
+        return
+    from docsign.demo import DEMO_PASSWORD, seed_demo
+
+    s.keys_dir.mkdir(parents=True, exist_ok=True)
+    with session_scope(s.database_url) as session:
+        logins = seed_demo(session, s)
+    click.echo(f"demo PKI: {s.keys_dir / 'demo'} (for trying docsign out only)")
+    click.echo(f"demo logins (password '{DEMO_PASSWORD}'):")
+    for entry in logins:
+        click.echo(f"  {entry.login:<22} {entry.role:<8} {entry.agency}")
+    click.echo(f"open {s.public_url}/ after `docsign run`")
+
+
+@cli.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    from docsign import migrations
+
+    migrations.upgrade(settings().database_url, revision)
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    from docsign import migrations
+
+    migrations.downgrade(settings().database_url, revision)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Write a new migration from the difference between the models and the database (for developers)."""
+    from alembic import command
+
+    from docsign import migrations
+
+    command.revision(migrations.alembic_config(settings().database_url), message=message, autogenerate=True)
+
+
+# -- serving -------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", "web_workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def web(host: str, port: int, web_workers: int) -> None:
+    """Serve the web app and the API (gunicorn)."""
+    from docsign.health import check_broker
+    from docsign.web.server import serve
+
+    s = settings()
+    prepare_data_dir(s)
+    require_initialised(s)
+    check_broker(s.broker_url)
+    serve(s, host, port, web_workers)
+
+
+@cli.command()
+@click.option("--agency", "agency_code", help="Consume only this agency's queue (its own document system node).")
+@click.option("--all", "all_queues", is_flag=True, help="Consume every agency's queue and the default queue.")
+@click.option("--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
+def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
+    """Run a Celery worker."""
+    from docsign.exchange.directory import get_agency, list_agencies
+    from docsign.health import check_broker
+    from workers.app import DEFAULT_QUEUE, agency_queue, celery_app
+
+    if agency_code and all_queues:
+        raise click.UsageError("give either --agency CODE or --all, not both")
+    s = settings()
+    prepare_data_dir(s)
+    require_initialised(s)
+    check_broker(s.broker_url)
+    with session_scope(s.database_url) as session:
+        if agency_code:
+            queues = [agency_queue(get_agency(session, agency_code).code)]
+        else:
+            queues = [DEFAULT_QUEUE, *(agency_queue(a.code) for a in list_agencies(session))]
+    celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues),
+                            "--without-gossip", "--without-mingle"])
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def run(host: str, port: int) -> None:
+    """Web app plus a worker on the embedded defaults; Ctrl-C stops both."""
+    from docsign.health import check_broker
+
+    s = settings()
+    prepare_data_dir(s)
+    require_initialised(s)
+    check_broker(s.broker_url)
+    python = sys.executable
+    children = {
+        "worker": subprocess.Popen([python, "-m", "docsign", "worker", "--all", "--concurrency", "2"]),
+        "web": subprocess.Popen([python, "-m", "docsign", "web", "--host", host, "--port", str(port)]),
+    }
+    click.echo(f"docsign is running at http://{host}:{port}/ (Ctrl-C stops it)")
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    failed = None
+    while not stopping and failed is None:
+        failed = next((name for name, proc in children.items() if proc.poll() is not None), None)
+        time.sleep(0.2)
+    for proc in children.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for proc in children.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if failed is not None and not stopping:
+        raise ServiceUnavailable(f"the {failed} process stopped unexpectedly (exit {children[failed].returncode})")
+    click.echo("docsign stopped")
+
+
+# -- directory, accounts, keys -------------------------------------------------------------------
+@cli.group()
+def agency() -> None:
+    """The agency directory."""
+
+
+@agency.command("add")
+@click.option("--code", required=True, help="QCVN 102 code XXX.YY.ZZ.Mnn")
+@click.option("--name", required=True)
+@click.option("--parent", "parent_code")
+@click.option("--address")
+@click.option("--email")
+@click.option("--telephone")
+def agency_add(code: str, name: str, parent_code: str | None, address: str | None, email: str | None,
+               telephone: str | None) -> None:
+    from docsign.exchange.directory import add_agency
+
+    with db_session() as session:
+        added = add_agency(session, code=code, name=name, parent_code=parent_code, address=address, email=email,
+                           telephone=telephone, actor="cli")
+        click.echo(f"added {added.code} {added.name} (queue {added.queue})")
+
+
+@agency.command("list")
+def agency_list() -> None:
+    from docsign.exchange.directory import list_agencies
+
+    with db_session() as session:
+        for a in list_agencies(session):
+            click.echo(f"{a.code}  {a.name}{'  [demo]' if a.is_demo else ''}")
+
+
+@cli.group()
+def user() -> None:
+    """People who log in."""
+
+
+@user.command("add")
+@click.option("--login", required=True)
+@click.option("--name", "full_name", required=True)
+@click.option("--agency", "agency_code", required=True)
+@click.option("--role", type=click.Choice(["admin", "leader", "clerk", "officer"]), required=True)
+@click.option("--position")
+@click.option("--password-env", default="DOCSIGN_NEW_PASSWORD", show_default=True,
+              help="Environment variable holding the password (never on the command line).")
+def user_add(login: str, full_name: str, agency_code: str, role: str, position: str | None, password_env: str) -> None:
+    from docsign.accounts import add_user
+    from docsign.errors import InvalidInput
+
+    password = os.environ.get(password_env)
+    if not password:
+        raise InvalidInput(f"set the password in the environment variable {password_env}")
+    with db_session() as session:
+        added = add_user(session, login=login, full_name=full_name, agency_code=agency_code, role=role,
+                         password=password, position=position, actor="cli")
+        click.echo(f"added user {added.login} ({role}) in {agency_code}")
+
+
+@cli.group()
+def token() -> None:
+    """API tokens for agencies' systems."""
+
+
+@token.command("create")
+@click.option("--agency", "agency_code", required=True)
+@click.option("--name", default="api", show_default=True)
+def token_create(agency_code: str, name: str) -> None:
+    from docsign.accounts import create_token
+
+    with db_session() as session:
+        row, plain = create_token(session, agency_code, name, actor="cli")
+        click.echo(plain)
+        click.echo(f"token {row.prefix}… for {agency_code}: shown once, store it now", err=True)
+
+
+@cli.group()
+def pki() -> None:
+    """Keys, certificates and trust anchors."""
+
+
+@pki.command("demo")
+def pki_demo() -> None:
+    """Create the demo PKI (root, issuing CA, TSA, OCSP responder) if it does not exist."""
+    from docsign.pki.demo import demo_dir, ensure_demo_pki
+
+    s = settings()
+    prepare_data_dir(s)
+    s.keys_dir.mkdir(parents=True, exist_ok=True)
+    _store, created = ensure_demo_pki(s)
+    click.echo(f"demo PKI {'created' if created else 'already present'} in {demo_dir(s)}")
+
+
+@cli.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    from docsign.audit import verify_chain
+
+    with db_session() as session:
+        result = verify_chain(session)
+    if not result.intact:
+        click.echo(f"audit chain BROKEN at event {result.first_broken_id} ({result.events} events read)", err=True)
+        sys.exit(1)
+    click.echo(f"audit chain intact: {result.events} events")
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning every DocsignError into one line and its exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except DocsignError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: no traceback for the person at the terminal
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set DOCSIGN_DEBUG=1 for details)", err=True)
+        if os.environ.get("DOCSIGN_DEBUG"):
+            raise
+        sys.exit(EX_SOFTWARE)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from docsign.models.agencies import Agency
+from docsign.models.base import Base, utcnow
+from docsign.models.documents import Document, DocumentRevision
+
+
+class Exchange(Base):
+    """A document sent by one agency to one or more others (one edXML packet)."""
+
+    __tablename__ = "exchanges"
+    __table_args__ = (
+        # A DocumentId names one new document; updates and revocations reuse it (BussinessDocType 1-3).
+        Index("uq_exchanges_new_document_id", "edxml_document_id", unique=True,
+              sqlite_where=text("business_type = 0"), postgresql_where=text("business_type = 0")),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("document_revisions.id"))
+    sender_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    edxml_document_id: Mapped[str] = mapped_column(String(100))
+    business_type: Mapped[int] = mapped_column(default=0)
+    subject: Mapped[str] = mapped_column(String(500))
+    priority: Mapped[int] = mapped_column(default=0)
+    due_date: Mapped[dt.date | None]
+    packet_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    document: Mapped[Document] = relationship()
+    revision: Mapped[DocumentRevision] = relationship()
+    sender: Mapped[Agency] = relationship()
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="exchange", order_by="Delivery.id")
+
+
+class Delivery(Base):
+    """One recipient of an exchange; the unique pair is what makes receipt idempotent."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("exchange_id", "recipient_agency_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exchange_id: Mapped[str] = mapped_column(ForeignKey("exchanges.id"), index=True)
+    recipient_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    inbox_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    exchange: Mapped[Exchange] = relationship(back_populates="deliveries")
+    recipient: Mapped[Agency] = relationship()
+    inbox_document: Mapped[Document | None] = relationship()
+    events: Mapped[list[StatusEvent]] = relationship(back_populates="delivery", order_by="StatusEvent.id")
+
+
+class StatusEvent(Base):
+    """A step in a delivery's history: an edXML status code, or a transport event (queued, dead letter)."""
+
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    code: Mapped[str | None] = mapped_column(String(2))
+    state: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str | None] = mapped_column(Text)
+    actor_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    staff: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    delivery: Mapped[Delivery] = relationship(back_populates="events")
+
+
+class OutboxMessage(Base):
+    """A task to publish, written in the same transaction as the change that calls for it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(100))
+    queue: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+

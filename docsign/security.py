@@ -1,0 +1,34 @@
+"""Password and API-token hashing: argon2id for passwords, SHA-256 for high-entropy tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "dsk_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_api_token() -> tuple[str, str, str]:
+    """Return (token shown once, prefix kept for display, hash kept for lookup)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, token[:12], token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    # Tokens carry 256 bits of entropy, so a fast hash is enough and keeps lookups cheap.
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,38 @@
+"""gunicorn, embedded: the production WSGI server for `docsign web` and `docsign run`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from docsign.config import Settings
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):  # type: ignore[no-untyped-def]
+        from docsign.web.app import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    _Server(settings, {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": 4,
+        "worker_class": "gthread",
+        "timeout": 120,
+        "graceful_timeout": 15,
+        "accesslog": "-",
+        "preload_app": False,
+    }).run()
