@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 from docsign.errors import ConfigError, StorageError
 
 ENV_PREFIX = "DOCSIGN_"
-SECRET_KEY_FILE = "secret_key"
-KEYSTORE_PASSPHRASE_FILE = "keystore.passphrase"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+BROKER_SCHEMES = {"sqla+sqlite", "redis", "rediss", "amqp", "amqps", "pyamqp"}
+KEYSTORE_PASSPHRASE_FILE = "keystore.passphrase"  # noqa: S105 - a file name
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'docsign.sqlite'}"
     _check_database_url(database_url)
     broker_url = get("BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.sqlite'}"
-    _check_url("DOCSIGN_BROKER_URL", broker_url, {"sqla+sqlite", "redis", "rediss", "amqp", "amqps", "pyamqp", "memory"})
+    _check_url("DOCSIGN_BROKER_URL", broker_url, BROKER_SCHEMES)
     public_url = (get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
     _check_url("DOCSIGN_PUBLIC_URL", public_url, {"http", "https"})
     tsa_url = get("TSA_URL") or f"{public_url}/pki/tsa"

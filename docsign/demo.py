@@ -16,7 +16,7 @@ from docsign.exchange.directory import add_agency
 from docsign.models import Agency, KeyKind, KeyRef, KeySource, Role, User
 from docsign.pki import demo as demo_pki
 
-DEMO_PASSWORD = "docsign-demo"  # printed by `docsign init --demo`; demo accounts only
+DEMO_PASSWORD = "docsign-demo"  # noqa: S105 - printed by `docsign init --demo`; demo accounts only
 PROVINCE = "Hòa Bình"
 
 

@@ -1,12 +1,34 @@
-"""Suite-wide rules. In CI (CI=true) a skipped test fails the run: every service and tool must be there."""
+"""Suite-wide fixtures and rules.
+
+In CI (CI=true) a skipped test fails the run: every service and tool must be there, and the
+PostgreSQL/Redis/RabbitMQ backends must be configured.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from tests.support.backends import backend_names, provision
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):  # type: ignore[no-untyped-def]
+    if IN_CI and len(backend_names()) < 3:
+        raise pytest.UsageError("CI must test every backend: set DOCSIGN_TEST_POSTGRES_URL, DOCSIGN_TEST_REDIS_URL "
+                                "and DOCSIGN_TEST_AMQP_URL (.ci/run does)")
+
+
+def pytest_generate_tests(metafunc):  # type: ignore[no-untyped-def]
+    if "backend" in metafunc.fixturenames:
+        only_embedded = metafunc.definition.get_closest_marker("embedded_only") is not None
+        metafunc.parametrize("backend", ["embedded"] if only_embedded else backend_names(), indirect=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -17,6 +39,82 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"skipped in CI, which must run every test: {reason}"
+
+
+@pytest.fixture
+def backend(request, tmp_path):  # type: ignore[no-untyped-def]
+    """One database/broker combination (parametrised over every configured backend)."""
+    with provision(request.param, tmp_path) as b:
+        yield b
+
+
+@pytest.fixture
+def settings(tmp_path, backend):  # type: ignore[no-untyped-def]
+    from docsign.config import load_settings, prepare_data_dir
+
+    env = {
+        "DOCSIGN_DATA_DIR": str(tmp_path / "var"),
+        "DOCSIGN_KEYS_DIR": str(tmp_path / "keys"),
+        "DOCSIGN_DATABASE_URL": backend.database,
+        "DOCSIGN_BROKER_URL": backend.broker,
+    }
+    s = load_settings(env)
+    prepare_data_dir(s)
+    s.keys_dir.mkdir(parents=True, exist_ok=True)
+    return s
+
+
+@pytest.fixture
+def settings_env(settings):  # type: ignore[no-untyped-def]
+    """The environment a subprocess needs to use ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSIGN_")}
+    env.update({
+        "DOCSIGN_DATA_DIR": str(settings.data_dir),
+        "DOCSIGN_KEYS_DIR": str(settings.keys_dir),
+        "DOCSIGN_DATABASE_URL": settings.database_url,
+        "DOCSIGN_BROKER_URL": settings.broker_url,
+        "DOCSIGN_PUBLIC_URL": settings.public_url,
+    })
+    return env
+
+
+@pytest.fixture
+def migrated(settings):  # type: ignore[no-untyped-def]
+    """Settings whose database is migrated to head."""
+    from docsign import migrations
+
+    migrations.upgrade(settings.database_url)
+    return settings
+
+
+@pytest.fixture
+def session(migrated):  # type: ignore[no-untyped-def]
+    from docsign.db import session_factory
+
+    s = session_factory(migrated.database_url)()
+    try:
+        yield s
+    finally:
+        s.rollback()
+        s.close()
+
+
+@pytest.fixture
+def demo(migrated):  # type: ignore[no-untyped-def]
+    """Settings with the demo PKI, agencies and users in place."""
+    from docsign.db import session_scope
+    from docsign.demo import seed_demo
+
+    with session_scope(migrated.database_url) as s:
+        seed_demo(s, migrated)
+    return migrated
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 120,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `docsign ARGS` in a real subprocess, as a person at a terminal would."""
+    return subprocess.run([sys.executable, "-m", "docsign", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, input=input)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,134 @@
+"""Models, constraints and migrations on every configured backend."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from docsign import audit, migrations
+from docsign.accounts import add_user, authenticate, create_token, resolve_token
+from docsign.db import get_engine
+from docsign.errors import AuthenticationRequired, Conflict, InvalidInput
+from docsign.exchange.directory import add_agency
+from docsign.models import (
+    Agency,
+    AuditEvent,
+    Delivery,
+    Document,
+    DocumentRevision,
+    Exchange,
+    KeyKind,
+    KeyRef,
+    KeySource,
+    Role,
+)
+
+pytestmark = pytest.mark.backend
+TABLES = {"agencies", "users", "api_tokens", "key_refs", "documents", "document_revisions", "signatures",
+          "exchanges", "deliveries", "status_events", "outbox", "audit_events"}
+
+
+def test_migrations_upgrade_and_downgrade(settings):
+    migrations.upgrade(settings.database_url)
+    assert set(inspect(get_engine(settings.database_url)).get_table_names()) >= TABLES
+    assert migrations.current_revision(settings.database_url) is not None
+    migrations.downgrade(settings.database_url, "base")
+    assert not TABLES & set(inspect(get_engine(settings.database_url)).get_table_names())
+    migrations.upgrade(settings.database_url)
+    assert set(inspect(get_engine(settings.database_url)).get_table_names()) >= TABLES
+
+
+def _agency(session, code="000.00.00.H30", name="UBND tỉnh"):
+    return add_agency(session, code=code, name=name)
+
+
+def test_agency_codes_are_validated(session):
+    with pytest.raises(InvalidInput, match="OrganId"):
+        session.add(Agency(code="H30", name="x"))
+    _agency(session)
+    with pytest.raises(Conflict):
+        _agency(session)
+
+
+def test_timestamps_come_back_aware_utc(session):
+    agency = _agency(session)
+    session.commit()
+    session.expire_all()
+    loaded = session.get(Agency, agency.id)
+    assert loaded.created_at.tzinfo is not None
+    assert abs(loaded.created_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+
+
+def test_users_passwords_and_tokens(session):
+    _agency(session)
+    user = add_user(session, login="Van.Thu", full_name="Lê Thị Hoa", agency_code="000.00.00.H30",
+                    role=Role.CLERK, password="correct horse battery")
+    assert user.login == "van.thu"
+    assert user.password_hash.startswith("$argon2id$")
+    assert authenticate(session, "van.thu", "correct horse battery").id == user.id
+    with pytest.raises(AuthenticationRequired):
+        authenticate(session, "van.thu", "wrong password!")
+    with pytest.raises(InvalidInput, match="at least"):
+        add_user(session, login="short", full_name="x", agency_code="000.00.00.H30", role="clerk", password="123")
+    row, plain = create_token(session, "000.00.00.H30", "dms")
+    assert plain not in row.token_hash and len(row.token_hash) == 64
+    assert resolve_token(session, plain).id == row.id
+    row.revoked_at = dt.datetime.now(dt.UTC)
+    with pytest.raises(AuthenticationRequired):
+        resolve_token(session, plain)
+
+
+def test_key_ref_has_exactly_one_owner(session):
+    agency = _agency(session)
+    session.add(KeyRef(kind=KeyKind.SEAL, source=KeySource.PKCS12, location="x.p12", certificate_der=b"0",
+                       label="no owner"))
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
+    agency = _agency(session)
+    session.add(KeyRef(agency=agency, kind=KeyKind.SEAL, source=KeySource.PKCS12, location="x.p12",
+                       certificate_der=b"0", label="seal"))
+    session.flush()
+
+
+def _exchange(session, sender, document_id="000.00.00.H30,2026/11/26,01/UBND-VP", business_type=0):
+    doc = Document(agency=sender, title="Công văn")
+    rev = DocumentRevision(document=doc, number=1, sha256="a" * 64, size=1, action="upload")
+    ex = Exchange(id=document_id[-8:] + str(business_type) + str(len(session.new)), document=doc, revision=rev,
+                  sender=sender, edxml_document_id=document_id, business_type=business_type, subject="s")
+    session.add(ex)
+    session.flush()
+    return ex
+
+
+def test_one_delivery_per_exchange_and_recipient(session):
+    sender = _agency(session)
+    recipient = _agency(session, "000.00.16.H30", "Sở TT&TT")
+    ex = _exchange(session, sender)
+    session.add(Delivery(exchange=ex, recipient=recipient))
+    session.flush()
+    session.add(Delivery(exchange=ex, recipient=recipient))
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_a_new_document_id_is_unique_but_updates_may_repeat_it(session):
+    sender = _agency(session)
+    _exchange(session, sender)
+    _exchange(session, sender, business_type=2)  # an update of the same document is allowed
+    with pytest.raises(IntegrityError):
+        _exchange(session, sender)
+
+
+def test_audit_chain_detects_tampering(session):
+    for i in range(5):
+        audit.record(session, "system", "test.event", details={"i": i})
+    session.commit()
+    assert audit.verify_chain(session).intact
+    assert audit.verify_chain(session).events == 5
+    third = session.scalars(select(AuditEvent).order_by(AuditEvent.id).offset(2).limit(1)).one()
+    third.details = {"i": 99}
+    session.commit()
+    check = audit.verify_chain(session)
+    assert not check.intact and check.first_broken_id == third.id

@@ -1,0 +1,22 @@
+"""Domain code never imports Flask or Celery (checked in a clean interpreter)."""
+
+import subprocess
+import sys
+
+DOMAIN_MODULES = [
+    "docsign.config", "docsign.errors", "docsign.db", "docsign.models", "docsign.storage", "docsign.audit",
+    "docsign.accounts", "docsign.demo", "docsign.health", "docsign.pki.authority", "docsign.pki.trust",
+    "docsign.pki.demo", "docsign.exchange.directory", "docsign.migrations",
+]
+
+
+def test_domain_modules_import_neither_flask_nor_celery():
+    code = (
+        "import importlib, sys\n"
+        f"for name in {DOMAIN_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'celery', 'flask_login', 'flask_wtf'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"domain code pulled in: {out}"
