@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from sqlalchemy.orm import Session
@@ -160,6 +161,7 @@ def run(host: str, port: int) -> None:
     python = sys.executable
     children = {
         "worker": subprocess.Popen([python, "-m", "docsign", "worker", "--all", "--concurrency", "2"]),
+        "relay": subprocess.Popen([python, "-m", "docsign", "relay"]),
         "web": subprocess.Popen([python, "-m", "docsign", "web", "--host", host, "--port", str(port)]),
     }
     click.echo(f"docsign is running at http://{host}:{port}/ (Ctrl-C stops it)")
@@ -188,6 +190,148 @@ def run(host: str, port: int) -> None:
     if failed is not None and not stopping:
         raise ServiceUnavailable(f"the {failed} process stopped unexpectedly (exit {children[failed].returncode})")
     click.echo("docsign stopped")
+
+
+@cli.command()
+def relay() -> None:
+    """Publish the outbox to the broker and re-publish lost deliveries (run one per deployment, or more)."""
+    import logging
+
+    from docsign.health import check_broker
+    from workers.app import celery_app
+    from workers.relay import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/relay] %(message)s")
+    s = settings()
+    require_initialised(s)
+    check_broker(s.broker_url)
+    run_forever(s, celery_app)
+
+
+# -- exchange ------------------------------------------------------------------------------------
+@cli.group()
+def exchange() -> None:
+    """Send and receive documents between agencies (edXML packets)."""
+
+
+@exchange.command("send")
+@click.option("--from", "sender", required=True, help="Sending agency code (its seal must be on the PDF).")
+@click.option("--to", "recipients", required=True, help="Recipient agency codes, comma-separated.")
+@click.option("--subject", required=True, help="Trích yếu: what the document is about.")
+@click.option("--number", help="Document number (default: the next number of the year).")
+@click.option("--notation", default="VP", show_default=True, help="Ký hiệu, e.g. UBND-VP.")
+@click.option("--type-name", default="Công văn", show_default=True)
+@click.option("--priority", type=click.IntRange(0, 4), default=0, show_default=True)
+@click.argument("pdf", type=click.Path(dir_okay=False, path_type=Path))
+def exchange_send(sender: str, recipients: str, subject: str, number: str | None, notation: str, type_name: str,
+                  priority: int, pdf: Path) -> None:
+    from docsign.exchange import service
+
+    s = settings()
+    request = service.SendRequest(sender_code=sender, recipient_codes=tuple(recipients.split(",")), subject=subject,
+                                  file_name=pdf.name, code_number=number, code_notation=notation,
+                                  type_name=type_name, priority=priority)
+    with db_session() as session, _refusals_recorded(session, "exchange.send.refused", sender):
+        sent = service.send(session, s, request, service.pdf_path_bytes(pdf, s), actor="cli")
+        click.echo(sent.id)
+
+
+@contextmanager
+def _refusals_recorded(session: Session, action: str, agency_code: str | None) -> Iterator[None]:
+    """Refused input changes nothing, but the refusal itself is recorded in the audit log."""
+    from docsign import audit
+
+    try:
+        yield
+    except DocsignError as exc:
+        session.rollback()
+        audit.record(session, "cli", action, details={"agency": agency_code, "reason": exc.message[:1000]})
+        session.commit()
+        raise
+
+
+@exchange.command("show")
+@click.argument("exchange_id")
+@click.option("--json", "as_json", is_flag=True)
+def exchange_show(exchange_id: str, as_json: bool) -> None:
+    import json
+
+    from docsign.exchange.views import exchange_summary
+
+    with db_session() as session:
+        summary = exchange_summary(session, exchange_id)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{summary['id']}  {summary['document_id']}  {summary['subject']}")
+    click.echo(f"from {summary['sender']['code']} {summary['sender']['name']}, sent {summary['created_at']}")
+    for d in summary["deliveries"]:
+        click.echo(f"  to {d['recipient']['code']} {d['recipient']['name']}: {d['state']} ({d['state_label']})")
+        for e in d["history"]:
+            code = e["code"] or "--"
+            click.echo(f"     {e['at']}  {code}  {e['state']:<16} {e['description'] or ''}")
+
+
+@exchange.command("export")
+@click.argument("exchange_id")
+def exchange_export(exchange_id: str) -> None:
+    """Write the exchange's edXML packet to standard output."""
+    from docsign.exchange import service
+    from docsign.models import Exchange
+
+    with db_session() as session:
+        found = session.get(Exchange, exchange_id)
+        if found is None:
+            from docsign.errors import NotFound
+
+            raise NotFound(f"no exchange {exchange_id}")
+        data = service.read_packet(settings(), found)
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+@exchange.command("import")
+@click.argument("packet", type=click.Path(dir_okay=False, path_type=Path))
+def exchange_import(packet: Path) -> None:
+    """Send on an edXML packet written elsewhere; prints the new exchange id."""
+    from docsign.exchange import service
+
+    s = settings()
+    try:
+        data = packet.read_bytes()
+    except OSError as exc:
+        from docsign.errors import NotFound
+
+        raise NotFound(f"cannot read {packet} ({exc.strerror})") from None
+    with db_session() as session, _refusals_recorded(session, "exchange.import.refused", None):
+        click.echo(service.import_packet(session, s, data, actor="cli").id)
+
+
+@exchange.command("status")
+@click.argument("delivery_id", type=int)
+@click.argument("code")
+@click.option("--by", "by_agency", required=True, help="The agency giving the status (recipient, or sender for 13).")
+@click.option("--staff")
+@click.option("--description")
+def exchange_status(delivery_id: int, code: str, by_agency: str, staff: str | None, description: str | None) -> None:
+    """Move a delivery on: 03-06, 15/16 by the recipient, 13 (recall) by the sender."""
+    from docsign.exchange import service
+
+    with db_session() as session, _refusals_recorded(session, "exchange.status.refused", by_agency):
+        event = service.record_status(session, settings(), delivery_id, code, by_agency_code=by_agency, actor="cli",
+                                      staff=staff, description=description)
+        click.echo(f"delivery {delivery_id}: {event.code} -> {event.state}")
+
+
+@exchange.command("redrive")
+@click.option("--id", "delivery_ids", type=int, multiple=True, help="Only these deliveries (default: all).")
+def exchange_redrive(delivery_ids: tuple[int, ...]) -> None:
+    """Put dead-lettered deliveries back on their queues."""
+    from docsign.exchange import service
+
+    with db_session() as session:
+        moved = service.redrive(session, actor="cli", delivery_ids=list(delivery_ids) or None)
+    click.echo(f"re-driven {len(moved)} deliveries" + (f": {', '.join(map(str, moved))}" if moved else ""))
 
 
 # -- directory, accounts, keys -------------------------------------------------------------------
@@ -297,6 +441,20 @@ def audit_verify() -> None:
         click.echo(f"audit chain BROKEN at event {result.first_broken_id} ({result.events} events read)", err=True)
         sys.exit(1)
     click.echo(f"audit chain intact: {result.events} events")
+
+
+def _attach_domain_commands() -> None:
+    # Each domain keeps its commands beside its code (docsign/<domain>/cli.py); they are mounted here.
+    from docsign.pki.trust_cli import trust
+    from docsign.signing.cli import sign_command
+    from docsign.verification.cli import verify
+
+    cli.add_command(sign_command)
+    cli.add_command(verify)
+    pki.add_command(trust)
+
+
+_attach_domain_commands()
 
 
 def main() -> None:

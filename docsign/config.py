@@ -37,6 +37,10 @@ class Settings:
     """RFC 3161 timestamp authority used for B-T and higher."""
     max_upload_mb: int
     """Largest accepted upload, in MiB."""
+    redeliver_after_seconds: int = 120
+    """A delivery still queued this long after its message went out is published again."""
+    delivery_attempts: int = 8
+    """How often a delivery is published before it is dead-lettered for an admin to re-drive."""
     secret_key_override: str | None = None
     """DOCSIGN_SECRET_KEY when set; otherwise a key generated once into the data dir."""
 
@@ -90,13 +94,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     _check_url("DOCSIGN_PUBLIC_URL", public_url, {"http", "https"})
     tsa_url = get("TSA_URL") or f"{public_url}/pki/tsa"
     _check_url("DOCSIGN_TSA_URL", tsa_url, {"http", "https"})
-    raw_max = get("MAX_UPLOAD_MB") or "50"
-    try:
-        max_upload_mb = int(raw_max)
-    except ValueError:
-        raise ConfigError(f"DOCSIGN_MAX_UPLOAD_MB must be a whole number of MiB, not {raw_max!r}") from None
-    if not 1 <= max_upload_mb <= 10240:
-        raise ConfigError(f"DOCSIGN_MAX_UPLOAD_MB must be between 1 and 10240, not {max_upload_mb}")
+    max_upload_mb = _int_setting(get, "MAX_UPLOAD_MB", 50, 1, 10240, "a whole number of MiB")
+    redeliver_after = _int_setting(get, "REDELIVER_AFTER", 120, 5, 86400, "a whole number of seconds")
+    delivery_attempts = _int_setting(get, "DELIVERY_ATTEMPTS", 8, 1, 100, "a whole number")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -105,8 +105,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_url=public_url,
         tsa_url=tsa_url,
         max_upload_mb=max_upload_mb,
+        redeliver_after_seconds=redeliver_after,
+        delivery_attempts=delivery_attempts,
         secret_key_override=get("SECRET_KEY"),
     )
+
+
+def _int_setting(get, name: str, default: int, low: int, high: int, what: str) -> int:  # type: ignore[no-untyped-def]
+    raw = get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"DOCSIGN_{name} must be {what}, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"DOCSIGN_{name} must be between {low} and {high}, not {value}")
+    return value
 
 
 def _check_url(variable: str, url: str, schemes: set[str]) -> None:

@@ -34,6 +34,9 @@ def create_celery(settings: Settings) -> Celery:
         enable_utc=True,
         imports=("workers.tasks",),
     )
+    if settings.broker_url.startswith(("redis", "rediss")):
+        # Redis redelivers an unacknowledged message (its worker died) only after this long.
+        app.conf.broker_transport_options = {"visibility_timeout": settings.redeliver_after_seconds}
     if settings.embedded_broker:
         app.conf.broker_transport = "workers.embedded_broker:Transport"
         app.conf.worker_enable_remote_control = False  # the serverless transport has no fanout exchange

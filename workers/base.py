@@ -29,6 +29,8 @@ class DocsignTask(Task):  # type: ignore[misc]
     max_retries = 8
     acks_late = True
     reject_on_worker_lost = True
+    give_up: Any = None
+    """Optional ``give_up(task, args, kwargs, exc)``: what to record when a task fails for good."""
 
     @property
     def settings(self) -> Settings:
@@ -38,6 +40,10 @@ class DocsignTask(Task):  # type: ignore[misc]
     def session(self) -> Iterator[Session]:
         with session_scope(self.settings.database_url) as session:
             yield session
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if self.give_up is not None:
+            self.give_up(self, args, kwargs, exc)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -1,10 +1,13 @@
-"""Task shells. Names are explicit and stable: they are the wire contract between web and workers."""
+"""Task shells: load ids, call a domain function, let the base class retry. Names are explicit and stable:
+they are the wire contract between the outbox relay and the workers."""
 
 from __future__ import annotations
 
 import socket
 from typing import Any
 
+from docsign.errors import DocsignError
+from docsign.exchange import service as exchange_service
 from workers.app import celery_app
 from workers.base import DocsignTask
 
@@ -13,3 +16,26 @@ from workers.base import DocsignTask
 def ping(self: DocsignTask, nonce: str) -> dict[str, Any]:
     """Round-trip check used by health probes and the smoke test."""
     return {"pong": nonce, "worker": socket.gethostname(), "queue": self.request.delivery_info.get("routing_key")}
+
+
+def _dead_letter(task: DocsignTask, args: Any, kwargs: Any, exc: BaseException) -> None:
+    delivery_id = kwargs.get("delivery_id") if kwargs else (args[0] if args else None)
+    if delivery_id is None:
+        return
+    reason = exc.message if isinstance(exc, DocsignError) else f"{type(exc).__name__}: {exc}"
+    with task.session() as session:
+        exchange_service.dead_letter(session, int(delivery_id), reason)
+
+
+@celery_app.task(base=DocsignTask, name=exchange_service.DELIVER_TASK, bind=True, give_up=_dead_letter)
+def deliver(self: DocsignTask, delivery_id: int) -> str:
+    """The recipient's queue: verify the document and file it in the inbox (or answer 02)."""
+    with self.session() as session:
+        return exchange_service.receive(session, self.settings, delivery_id).state
+
+
+@celery_app.task(base=DocsignTask, name=exchange_service.STATUS_TASK, bind=True)
+def status(self: DocsignTask, status_event_id: int) -> None:
+    """The other side's queue: a status packet arrived."""
+    with self.session() as session:
+        exchange_service.status_reached(session, self.settings, status_event_id)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from docsign.models.base import Base, enum_column, utcnow
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     ADMIN = "admin"
     LEADER = "leader"
     """Lãnh đạo: signs drafts with a personal signature."""

@@ -10,7 +10,7 @@ from docsign.models.agencies import Agency, User
 from docsign.models.base import Base, enum_column, utcnow
 
 
-class DocumentOrigin(str, enum.Enum):
+class DocumentOrigin(enum.StrEnum):
     DRAFTED = "drafted"
     """Văn bản đi: uploaded and signed here."""
     RECEIVED = "received"
@@ -31,6 +31,10 @@ class Document(Base):
     code_notation: Mapped[str | None] = mapped_column(String(30))
     promulgation_date: Mapped[dt.date | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    received_via_delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", use_alter=True),
+                                                                 unique=True)
+    """For a received document, the delivery that brought it: unique, so a redelivered message can never
+    make a second inbox entry."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     agency: Mapped[Agency] = relationship()

@@ -50,7 +50,11 @@ class Delivery(Base):
     exchange_id: Mapped[str] = mapped_column(ForeignKey("exchanges.id"), index=True)
     recipient_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     state: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    """A docsign.exchange.statuses.DeliveryState value."""
+    before_recall: Mapped[str | None] = mapped_column(String(20))
+    """The state before a pending recall request (13), restored when the receiver refuses it (16)."""
     attempts: Mapped[int] = mapped_column(default=0)
+    """How often the transport tried to deliver; past the limit the delivery is dead-lettered."""
     last_error: Mapped[str | None] = mapped_column(Text)
     inbox_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -58,7 +62,7 @@ class Delivery(Base):
 
     exchange: Mapped[Exchange] = relationship(back_populates="deliveries")
     recipient: Mapped[Agency] = relationship()
-    inbox_document: Mapped[Document | None] = relationship()
+    inbox_document: Mapped[Document | None] = relationship(foreign_keys=[inbox_document_id])
     events: Mapped[list[StatusEvent]] = relationship(back_populates="delivery", order_by="StatusEvent.id")
 
 
@@ -74,7 +78,11 @@ class StatusEvent(Base):
     description: Mapped[str | None] = mapped_column(Text)
     actor_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     staff: Mapped[str | None] = mapped_column(String(100))
+    packet_sha256: Mapped[str | None] = mapped_column(String(64))
+    """The edXML status packet carrying this code, in the blob store."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[dt.datetime | None]
+    """When the status packet reached the other side (for 01-06/15/16, the sender's side)."""
 
     delivery: Mapped[Delivery] = relationship(back_populates="events")
 

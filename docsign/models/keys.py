@@ -10,14 +10,14 @@ from docsign.models.agencies import Agency, User
 from docsign.models.base import Base, enum_column, utcnow
 
 
-class KeyKind(str, enum.Enum):
+class KeyKind(enum.StrEnum):
     SEAL = "seal"
     """The agency's organisation signature (chữ ký số của cơ quan, tổ chức)."""
     PERSONAL = "personal"
     """A competent person's signature (chữ ký số của người có thẩm quyền)."""
 
 
-class KeySource(str, enum.Enum):
+class KeySource(enum.StrEnum):
     PKCS12 = "pkcs12"
     PEM = "pem"
     PKCS11 = "pkcs11"
