@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ OCSP_VALIDITY = dt.timedelta(hours=12)
 OCSP_NOCHECK = x509.ObjectIdentifier("1.3.6.1.5.5.7.48.1.5")
 
 
-class Profile(str, Enum):
+class Profile(StrEnum):
     ROOT_CA = "root_ca"
     ISSUING_CA = "issuing_ca"
     SIGNER = "signer"
@@ -46,7 +46,7 @@ class Profile(str, Enum):
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def new_key(algorithm: str = "rsa2048") -> PrivateKey:
@@ -105,7 +105,7 @@ def build_certificate(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                (issuer_cert.public_key() if issuer_cert is not None else public_key)  # type: ignore[arg-type]
+                issuer_cert.public_key() if issuer_cert is not None else public_key  # type: ignore[arg-type]
             ),
             critical=False,
         )

@@ -2,25 +2,41 @@
 
 Trust anchors are the demo PKI's roots (when the demo PKI exists) plus the certificates an admin
 imports into ``<data dir>/trust/`` (one DER file per anchor, named by its SHA-256 fingerprint).
+:func:`default_trust_store` is the store every face uses.
+
+Revocation data: what the document embeds (DSS, CMS attributes) comes first, then what this
+process fetched recently (:data:`REVOCATION_CACHE`), then, unless offline, OCSP/CRL fetched online
+with short timeouts; what is fetched online is remembered in the cache.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
+from docsign.config import Settings
 from docsign.errors import InvalidInput, NotFound, StorageError
 from docsign.pki.authority import write_private_file
 
-FETCH_TIMEOUT_SECONDS = 5
+FETCH_TIMEOUT_SECONDS = 3
+"""Per-request timeout of online OCSP, CRL and AIA fetches: a slow responder gives TRY_LATER, not a hung page."""
+REVOCATION_CACHE_SECONDS = 300
+"""How long fetched OCSP responses and CRLs are reused (never beyond their own nextUpdate)."""
+TIME_TOLERANCE = dt.timedelta(seconds=60)
+"""Clock drift tolerated between signer, TSA, OCSP responder and verifier."""
+TRUST_DIR_NAME = "trust"
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,63 @@ def _anchor(cert: asn1_x509.Certificate, source: str) -> Anchor:
     )
 
 
+def demo_roots(keys_dir: Path) -> list[tuple[str, asn1_x509.Certificate]]:
+    """Self-signed certificates of the demo PKI (``<keys dir>/demo/*.crt``); reading them needs no secret."""
+    found = []
+    demo = keys_dir / "demo"
+    if demo.is_dir():
+        for path in sorted(demo.glob("*.crt")):
+            try:
+                certs = load_certificates(path.read_bytes(), str(path))
+            except (OSError, InvalidInput):
+                continue
+            found.extend((f"demo:{path.stem}", c) for c in certs if c.self_signed == "maybe" or c.self_signed == "yes")
+    return found
+
+
+def default_trust_store(settings: Settings) -> TrustStore:
+    """The trust store every face uses: demo roots plus anchors imported into ``<data dir>/trust/``."""
+    return TrustStore(settings.data_dir / TRUST_DIR_NAME, demo_roots(settings.keys_dir))
+
+
+# -- revocation cache --------------------------------------------------------------------------
+class RevocationCache:
+    """OCSP responses and CRLs fetched online by this process, reused until they go stale."""
+
+    def __init__(self, ttl_seconds: float = REVOCATION_CACHE_SECONDS, max_items: int = 512) -> None:
+        self.ttl = ttl_seconds
+        self.max_items = max_items
+        self._items: dict[bytes, tuple[float, asn1_ocsp.OCSPResponse | asn1_crl.CertificateList]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, items: Iterable[asn1_ocsp.OCSPResponse | asn1_crl.CertificateList]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for item in items:
+                key = hashlib.sha256(item.dump()).digest()
+                if key not in self._items:
+                    self._items[key] = (now + self.ttl, item)
+            if len(self._items) > self.max_items:
+                for key in sorted(self._items, key=lambda k: self._items[k][0])[: len(self._items) - self.max_items]:
+                    del self._items[key]
+
+    def current(self) -> tuple[list[asn1_ocsp.OCSPResponse], list[asn1_crl.CertificateList]]:
+        now = time.monotonic()
+        with self._lock:
+            for key in [k for k, (expires, _) in self._items.items() if expires < now]:
+                del self._items[key]
+            values = [item for _, item in self._items.values()]
+        return ([v for v in values if isinstance(v, asn1_ocsp.OCSPResponse)],
+                [v for v in values if isinstance(v, asn1_crl.CertificateList)])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+REVOCATION_CACHE = RevocationCache()
+
+
 def build_validation_context(
     trust_roots: Iterable[asn1_x509.Certificate],
     *,
@@ -112,13 +185,38 @@ def build_validation_context(
     other_certs: Iterable[asn1_x509.Certificate] = (),
     moment: dt.datetime | None = None,
     revocation_mode: str = "soft-fail",
+    crls: Iterable[asn1_crl.CertificateList] = (),
+    ocsps: Iterable[asn1_ocsp.OCSPResponse] = (),
+    best_signature_time: dt.datetime | None = None,
+    use_cache: bool = False,
 ) -> ValidationContext:
-    """The single way docsign builds a pyHanko ValidationContext (signing B-LT and verifying)."""
+    """The single way docsign builds a pyHanko ValidationContext (signing B-LT and verifying).
+
+    ``crls``/``ocsps`` are revocation data already at hand (embedded in the document); with
+    ``use_cache`` the data this process fetched recently is added. ``revocation_mode`` is
+    certvalidator's: "soft-fail" (signing), "hard-fail" (verification: revocation must be checked
+    when the certificate names a responder), "require".
+    """
+    crls, ocsps = list(crls), list(ocsps)
+    if use_cache:
+        cached_ocsps, cached_crls = REVOCATION_CACHE.current()
+        ocsps += cached_ocsps
+        crls += cached_crls
     return ValidationContext(
         trust_roots=list(trust_roots),
         other_certs=list(other_certs),
         moment=moment,
+        best_signature_time=best_signature_time,
         allow_fetching=not offline,
+        crls=crls,
+        ocsps=ocsps,
         revocation_mode=revocation_mode,
+        time_tolerance=TIME_TOLERANCE,
         fetcher_backend=None if offline else RequestsFetcherBackend(per_request_timeout=FETCH_TIMEOUT_SECONDS),
     )
+
+
+def remember_fetched(context: ValidationContext) -> None:
+    """Keep the OCSP responses and CRLs a context fetched online for the next verifications."""
+    if context.fetching_allowed:
+        REVOCATION_CACHE.remember([*context.ocsps, *context.crls])

@@ -28,7 +28,7 @@ def fmt_time(moment: dt.datetime | None, with_seconds: bool = True) -> str:
     if moment is None:
         return "—"
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     local = moment.astimezone(VN_TZ)
     return local.strftime("%H:%M:%S %d/%m/%Y (+07:00)" if with_seconds else "%H:%M %d/%m/%Y (+07:00)")
 

@@ -132,3 +132,14 @@ def test_audit_chain_detects_tampering(session):
     session.commit()
     check = audit.verify_chain(session)
     assert not check.intact and check.first_broken_id == third.id
+
+
+def test_models_and_migrations_agree(migrated):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from docsign.models import Base
+
+    with get_engine(migrated.database_url).connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == [], "write a migration: docsign db revision -m '...'"

@@ -1,0 +1,623 @@
+"""Verify every signature of a PDF: pyHanko's validation and difference analysis, docsign's structural
+checks, and one verdict table (:mod:`docsign.verification.indications`).
+
+``verify_pdf`` runs in the calling process; faces that take input from strangers run it through
+:mod:`docsign.verification.sandbox`, which bounds time and memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import logging
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
+from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_validate_pdf_signature
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko_certvalidator import CertificateValidator
+from pyhanko_certvalidator.errors import InsufficientRevinfoError, NotYetValidError
+
+from docsign.pki.trust import build_validation_context, remember_fetched
+from docsign.verification import structure
+from docsign.verification.errors import (
+    EmptyDocument,
+    NotAPdf,
+    TooManySignatures,
+    UnreadableDocument,
+)
+from docsign.verification.indications import (
+    CHAIN_PROBLEMS,
+    CURABLE_BY_POE,
+    REVOCATION_UNKNOWN,
+    REVOKED,
+    SignatureFacts,
+    TotalFailed,
+    classify,
+)
+from docsign.verification.report import (
+    Coverage,
+    DocumentInfo,
+    Indication,
+    Level,
+    Modifications,
+    Revocation,
+    SignatureReport,
+    Signer,
+    VerificationReport,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_SIGNATURES = 100
+"""More signature fields than this and the document is refused (400), not verified for minutes."""
+SUPPORTED_SUBFILTERS = {"/ETSI.CAdES.detached": False, "/adbe.pkcs7.detached": True}
+"""Signature SubFilters docsign verifies, and whether each is legacy PKCS#7 (not PAdES)."""
+LIBRARY_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "fontTools", "asyncio")
+
+_MODIFICATIONS = {
+    ModificationLevel.NONE: Modifications.NONE,
+    ModificationLevel.LTA_UPDATES: Modifications.LTA_UPDATES,
+    ModificationLevel.FORM_FILLING: Modifications.FORM_FILLING,
+    ModificationLevel.ANNOTATIONS: Modifications.ANNOTATIONS,
+    ModificationLevel.OTHER: Modifications.OTHER,
+}
+
+
+# -- library noise -----------------------------------------------------------------------------
+_RECORDS: ContextVar[list[logging.LogRecord] | None] = ContextVar("docsign_verification_records", default=None)
+
+
+class _Collector(logging.Handler):
+    """Keeps library log records for the verification running in this context (to refine verdicts)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        bucket = _RECORDS.get()
+        if bucket is not None and len(bucket) < 200:
+            bucket.append(record)
+
+
+def silence_libraries() -> None:
+    """pyHanko and certvalidator log warnings (with tracebacks) for conditions the report already
+    states; they must never reach stdout/stderr of the CLI or the server log as tracebacks."""
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        if not any(isinstance(h, (logging.NullHandler, _Collector)) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+            if name.startswith("pyhanko"):
+                logger.addHandler(_Collector(logging.WARNING))
+
+
+silence_libraries()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+# -- document level ----------------------------------------------------------------------------
+@dataclass
+class _Document:
+    data: bytes
+    reader: PdfFileReader
+    trust_roots: list[asn1_x509.Certificate]
+    offline: bool
+    moment: dt.datetime
+    dss_certs: list[asn1_x509.Certificate]
+    dss_ocsps: list[asn1_ocsp.OCSPResponse]
+    dss_crls: list[asn1_crl.CertificateList]
+    dss_revision: int | None
+    doc_timestamp_revisions: list[int]
+    tail_error: str | None = None
+    """Set when only a prefix of the file could be read: what follows was changed unreadably."""
+
+
+def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, offline: bool = False,
+               at: dt.datetime | None = None) -> VerificationReport:
+    """Verify every signature in ``data``; raise only when the input is not a readable PDF.
+
+    ``at`` verifies as of another time (default: now); ``offline`` forbids fetching OCSP, CRLs and
+    certificates, so only what the document embeds (and this process cached) is used.
+    """
+    if not data:
+        raise EmptyDocument("The file is empty.")
+    if not structure.looks_like_pdf(data):
+        raise NotAPdf("The file is not a PDF (no %PDF- header).")
+    moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    with _quiet():
+        reader, readable, tail_error = _open_readable_prefix(data)
+        document = DocumentInfo(
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            pages=_page_count(reader),
+            revisions=_revisions(reader),
+        )
+        fields = _signature_fields(reader)
+        if len(fields) > MAX_SIGNATURES:
+            raise TooManySignatures(f"The document has {len(fields)} signature fields; docsign verifies documents "
+                                    f"with at most {MAX_SIGNATURES}.")
+        doc = _Document(readable, reader, list(trust_roots), offline, moment, *_read_dss(reader),
+                        doc_timestamp_revisions=[], tail_error=tail_error)
+        signatures: list[tuple[str, Any, Any, bool]] = []
+        for fq_name, sig_obj, field, vanished in fields:
+            if _safe(lambda s=sig_obj: str(s.get("/Type", "/Sig"))) == "/DocTimeStamp":
+                revision = _safe(lambda f=field: reader.xrefs.get_last_change(f.get_object().raw_get("/V")))
+                if isinstance(revision, int):
+                    doc.doc_timestamp_revisions.append(revision)
+                continue
+            signatures.append((fq_name, sig_obj, field, vanished))
+        reports = asyncio.run(_verify_all(doc, signatures))
+        reports.extend(_unreferenced_signatures(data, len(fields)))
+    ordered = sorted(reports, key=lambda r: (r.revision if r.revision is not None else 1 << 30))
+    return VerificationReport(document=document, signatures=tuple(ordered), validation_time=moment)
+
+
+def _open_readable_prefix(data: bytes) -> tuple[PdfFileReader, bytes, str | None]:
+    """Read the file; when its last update(s) are malformed, read the longest prefix that ends a
+    revision, so the signatures in it still get a verdict (and the unreadable rest counts as a change)."""
+    try:
+        return _open(data), data, None
+    except UnreadableDocument as first_error:
+        ends = [m.end() for m in re.finditer(rb"%%EOF[ \t]*(?:\r\n|\r|\n)?", data)]
+        for end in reversed(ends[-50:]):
+            if end >= len(data.rstrip()):
+                continue
+            try:
+                reader = _open(data[:end])
+            except UnreadableDocument:
+                continue
+            return reader, data[:end], ("The document was changed after signing by an update that cannot be read "
+                                        "(malformed cross-reference data).")
+        raise first_error from None
+
+
+def _open(data: bytes) -> PdfFileReader:
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader.root  # noqa: B018 - the catalog must resolve, or nothing can be verified
+        return reader
+    except (RecursionError, MemoryError):
+        raise UnreadableDocument("The document's structure is too deeply nested to read.") from None
+    except Exception as exc:
+        raise UnreadableDocument(f"The PDF cannot be read: {_plain(exc)}") from None
+
+
+def _page_count(reader: PdfFileReader) -> int | None:
+    count = _safe(lambda: int(reader.root["/Pages"]["/Count"]))
+    return count if isinstance(count, int) and count >= 0 else None
+
+
+def _revisions(reader: PdfFileReader) -> int:
+    count = _safe(lambda: int(reader.xrefs.total_revisions))
+    return count if isinstance(count, int) else 1
+
+
+def _signature_fields(reader: PdfFileReader) -> list[tuple[str, Any, Any, bool]]:
+    """Filled signature fields of the document, plus those that earlier revisions had and the current
+    one dropped (a shadow "hide-and-replace" attack makes signatures vanish): (name, sig, field, vanished)."""
+    try:
+        found: list[tuple[str, Any, Any, bool]] = []
+        seen: set[tuple[int, int]] = set()
+        total = reader.xrefs.total_revisions
+        for revision in [None, *range(total - 2, -1, -1)]:
+            handler = reader if revision is None else reader.get_historical_resolver(revision)
+            for fq_name, sig_obj, field in enumerate_sig_fields(handler, filled_status=True):
+                ref = _safe(lambda f=field: f.get_object().raw_get("/V"))
+                key = (ref.idnum, ref.generation) if hasattr(ref, "idnum") else (id(sig_obj), -1)
+                if key in seen:
+                    continue
+                seen.add(key)
+                found.append((str(fq_name), sig_obj.get_object(), field, revision is not None))
+                if len(found) > MAX_SIGNATURES:
+                    return found
+        return found
+    except RecursionError:
+        raise UnreadableDocument("The document's form fields are nested too deeply to read.") from None
+    except Exception as exc:
+        raise UnreadableDocument(f"The document's form fields cannot be read: {_plain(exc)}") from None
+
+
+def _read_dss(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any], int | None]:
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        return [], [], [], None
+    except Exception:
+        return [], [], [], None
+    certs = list(_safe(lambda: list(dss.load_certs())) or [])
+    ocsps, crls = [], []
+    for ref in dss.ocsps:
+        item = _safe(lambda r=ref: asn1_ocsp.OCSPResponse.load(r.get_object().read_data(DecodePurpose.OCSP_RESPONSE)))
+        if item is not None and _safe(lambda i=item: i.native) is not None:
+            ocsps.append(item)
+    for ref in dss.crls:
+        item = _safe(lambda r=ref: asn1_crl.CertificateList.load(r.get_object().read_data(DecodePurpose.CRL)))
+        if item is not None and _safe(lambda i=item: i.native) is not None:
+            crls.append(item)
+    revision = _safe(lambda: reader.xrefs.get_last_change(reader.root.raw_get("/DSS")))
+    return certs, ocsps, crls, revision if isinstance(revision, int) else None
+
+
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[")
+
+
+def _unreferenced_signatures(data: bytes, referenced: int) -> list[SignatureReport]:
+    """Signature dictionaries present in the bytes beyond those the document structure reaches: the
+    file was damaged or rearranged (signature wrapping); they are reported, never skipped."""
+    present = len(_BYTE_RANGE.findall(data))
+    return [
+        _failed(f"(unreferenced signature {n})",
+                "A signature was found in the file that the document's structure does not reach; the file was "
+                "damaged or rearranged after signing (signature wrapping).")
+        for n in range(1, present - referenced + 1)
+    ][:MAX_SIGNATURES]
+
+
+async def _verify_all(doc: _Document, signatures: list[tuple[str, Any, Any, bool]]) -> list[SignatureReport]:
+    reports = []
+    for fq_name, sig_obj, field, vanished in signatures:
+        try:
+            reports.append(await _verify_signature(doc, fq_name, sig_obj, field, vanished))
+        except (RecursionError, MemoryError) as exc:
+            reports.append(_failed(fq_name, f"The signature cannot be processed: {_plain(exc)}"))
+        except Exception as exc:
+            log.debug("signature %s could not be processed", fq_name, exc_info=True)
+            reports.append(_failed(fq_name, f"The signature cannot be processed: {_plain(exc)}"))
+    return reports
+
+
+# -- one signature -----------------------------------------------------------------------------
+def _failed(fq_name: str, reason: str, *, signer: Signer | None = None, revision: int | None = None,
+            sub_indication: str = "FORMAT_FAILURE", integrity: bool = False) -> SignatureReport:
+    return SignatureReport(
+        field=fq_name, indication=Indication.TOTAL_FAILED, sub_indication=sub_indication, signer=signer,
+        signing_time=None, timestamp_time=None, level=None, integrity=integrity, trusted=False,
+        revocation=Revocation.NOT_CHECKED, coverage=None, modifications=None, errors=(reason,), revision=revision,
+    )
+
+
+async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: Any,
+                            vanished: bool = False) -> SignatureReport:
+    subfilter = str(_safe(lambda: sig_obj.get("/SubFilter")) or "")
+    if subfilter not in SUPPORTED_SUBFILTERS:
+        shown = subfilter.lstrip("/") or "none"
+        return _failed(fq_name, f"The signature format (SubFilter {shown}) is not supported, so the signature "
+                                "cannot be checked.")
+    byte_range = structure.check_byte_range(doc.data, sig_obj)
+    if byte_range.errors or byte_range.signed_end is None:
+        return _failed(fq_name, " ".join(byte_range.errors))
+    try:
+        emb = EmbeddedPdfSignature(doc.reader, field, fq_name)
+        signer_cert = emb.signer_cert
+    except Exception as exc:
+        return _failed(fq_name, f"The signature value (CMS) cannot be read: {_plain(exc)}")
+    signer = _signer(signer_cert)
+    revision = emb.signed_revision
+    errors: list[str] = []
+    warnings_: list[str] = []
+
+    der_ok = _safe(lambda: structure.signed_attributes_der(emb.signer_info), default=False)
+    if not der_ok:
+        errors.append("The signed attributes are not DER encoded, so what was signed is not what is hashed.")
+    unaccounted = structure.unaccounted_updates(doc.data, doc.reader, byte_range.signed_end, revision)
+    if doc.tail_error:
+        unaccounted.append(doc.tail_error)
+    if vanished:
+        unaccounted.append("The signature was removed from the document's form after signing "
+                           "(the document now shows other content).")
+    errors.extend(unaccounted)
+
+    status, problem, failure = await _validate(doc, emb)
+    if status is None:
+        return _failed(fq_name, failure or "The signature cannot be validated.", signer=signer, revision=revision,
+                       sub_indication=_sub_name(problem) or "FORMAT_FAILURE")
+    timestamp_time = _timestamp_time(status)
+    if status.timestamp_validity is not None and timestamp_time is None:
+        warnings_.append("The signature timestamp is not valid or not trusted; it is ignored.")
+
+    problem, note = await _past_validation(doc, emb, status, problem, timestamp_time)
+    if note:
+        warnings_.append(note)
+
+    coverage = _coverage(status.coverage)
+    format_error = None
+    if coverage is Coverage.PARTIAL:
+        format_error = "The signature does not cover its whole revision of the document."
+        errors.append(format_error)
+    modifications = _modifications(status)
+    if unaccounted:
+        modifications = Modifications.OTHER
+    if isinstance(status.diff_result, SuspiciousModification):
+        errors.append(f"The document was changed after signing: {_plain(status.diff_result)}")
+    elif modifications is Modifications.OTHER and not unaccounted:
+        errors.append("The document was changed after signing in a way the signature does not allow.")
+    elif status.docmdp_ok is False:
+        errors.append("The document was changed after signing beyond what the certifying signature permits.")
+    elif modifications in (Modifications.FORM_FILLING, Modifications.ANNOTATIONS):
+        warnings_.append("Form fields or annotations were changed after signing; check what the document shows.")
+    constraints_ok = status.docmdp_ok is not False and status.seed_value_ok
+    if not status.seed_value_ok:
+        errors.append("The signature breaks the constraints (seed values) its signature field sets.")
+
+    if not status.intact:
+        errors.append("The signed content was changed: its digest does not match the signature.")
+    elif not status.valid:
+        errors.append("The signature value does not match the signing certificate.")
+    if problem is not None:
+        errors.append(_problem_text(problem, doc))
+
+    facts = SignatureFacts(
+        format_error=format_error,
+        digest_ok=bool(status.intact),
+        der_ok=bool(der_ok),
+        signature_ok=bool(status.valid),
+        modifications=modifications,
+        docmdp_ok=constraints_ok,
+        certificate_problem=problem,
+    )
+    indication, sub = classify(facts)
+    return SignatureReport(
+        field=fq_name,
+        indication=indication,
+        sub_indication=sub,
+        signer=signer,
+        signing_time=status.signer_reported_dt,
+        timestamp_time=timestamp_time,
+        level=_level(doc, emb, subfilter, status, revision),
+        integrity=bool(status.intact and status.valid and der_ok),
+        trusted=status.validation_path is not None and problem not in CHAIN_PROBLEMS,
+        revocation=_revocation(problem, status, doc),
+        coverage=coverage,
+        modifications=modifications,
+        errors=tuple(dict.fromkeys(errors)),
+        warnings=tuple(dict.fromkeys(warnings_)),
+        revision=revision,
+    )
+
+
+def _context(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment: dt.datetime) -> Any:
+    return build_validation_context(
+        doc.trust_roots,
+        offline=not online,
+        other_certs=[*doc.dss_certs, *emb.other_embedded_certs],
+        moment=moment,
+        revocation_mode="hard-fail",
+        ocsps=doc.dss_ocsps,
+        crls=doc.dss_crls,
+        use_cache=True,
+    )
+
+
+async def _run_pyhanko(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment: dt.datetime,
+                       skip_diff: bool) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None]:
+    vc = _context(doc, emb, online=online, moment=moment)
+    ts_vc = _context(doc, emb, online=online, moment=moment)
+    records: list[logging.LogRecord] = []
+    token = _RECORDS.set(records)
+    try:
+        status = await async_validate_pdf_signature(emb, vc, ts_validation_context=ts_vc, skip_diff=skip_diff)
+    except SignatureValidationError as exc:
+        return None, exc.ades_subindication, _plain(exc.failure_message)
+    finally:
+        _RECORDS.reset(token)
+        if online:
+            remember_fetched(vc)
+            remember_fetched(ts_vc)
+    problem = _refine(status.trust_problem_indic, records, emb.signer_cert)
+    if problem is AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
+        problem = await _diagnose(doc, emb, online=online, moment=moment) or problem
+    return status, problem, None
+
+
+async def _diagnose(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool,
+                    moment: dt.datetime) -> AdESSubIndic | None:
+    """Name the EN 319 102-1 case behind a general chain failure by asking certvalidator directly
+    (used when the library's log records are unavailable, e.g. logging disabled by the host)."""
+    validator = CertificateValidator(emb.signer_cert, [*doc.dss_certs, *emb.other_embedded_certs],
+                                     _context(doc, emb, online=online, moment=moment))
+    try:
+        await validator.async_validate_usage(set())
+    except InsufficientRevinfoError:
+        return AdESIndeterminate.TRY_LATER
+    except NotYetValidError:
+        return AdESIndeterminate.NOT_YET_VALID
+    except Exception:
+        return None
+    return None
+
+
+def _refine(problem: AdESSubIndic | None, records: list[logging.LogRecord],
+            signer_cert: asn1_x509.Certificate) -> AdESSubIndic | None:
+    """pyHanko folds "no revocation data" and "not yet valid" into CERTIFICATE_CHAIN_GENERAL_FAILURE;
+    its log records still carry the certvalidator exception, which names the EN 319 102-1 case."""
+    if problem is not AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
+        return problem
+    subject = signer_cert.subject.human_friendly
+    for record in records:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or subject not in record.getMessage():
+            continue
+        if isinstance(exc, InsufficientRevinfoError):
+            return AdESIndeterminate.TRY_LATER
+        if isinstance(exc, NotYetValidError) and getattr(exc, "is_ee_cert", False):
+            return AdESIndeterminate.NOT_YET_VALID
+    return problem
+
+
+async def _validate(doc: _Document, emb: EmbeddedPdfSignature
+                    ) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None]:
+    """Embedded and cached revocation data first; online only when that does not settle it."""
+    status, problem, failure = await _run_pyhanko(doc, emb, online=False, moment=doc.moment, skip_diff=False)
+    if status is None or doc.offline:
+        return status, problem, failure
+    unsettled = problem in REVOCATION_UNKNOWN | {AdESIndeterminate.OUT_OF_BOUNDS_NO_POE}
+    timestamp_unsettled = status.timestamp_validity is not None and _timestamp_time(status) is None
+    if unsettled or timestamp_unsettled:
+        online_status, online_problem, _ = await _run_pyhanko(doc, emb, online=True, moment=doc.moment,
+                                                              skip_diff=True)
+        if online_status is not None:
+            status = dataclasses.replace(online_status, diff_result=status.diff_result, coverage=status.coverage,
+                                         docmdp_ok=status.docmdp_ok)
+            problem = online_problem
+    return status, problem, failure
+
+
+async def _past_validation(doc: _Document, emb: EmbeddedPdfSignature, status: PdfSignatureStatus,
+                           problem: AdESSubIndic | None, timestamp_time: dt.datetime | None
+                           ) -> tuple[AdESSubIndic | None, str | None]:
+    """EN 319 102-1 past signature validation, simplified: a trusted signature timestamp is proof of
+    existence; a certificate that expired or was revoked after it does not invalidate the signature."""
+    if problem not in CURABLE_BY_POE:
+        return problem, None
+    cert = emb.signer_cert
+    revoked_at = status.revocation_details.revocation_date if status.revocation_details else None
+    if timestamp_time is None:
+        if problem in REVOKED:
+            return AdESIndeterminate.REVOKED_NO_POE, None
+        return problem, None
+    if revoked_at is not None and revoked_at <= timestamp_time:
+        return AdESFailure.REVOKED, None
+    if timestamp_time > cert.not_valid_after:
+        return TotalFailed.EXPIRED, None
+    if timestamp_time < cert.not_valid_before:
+        return AdESFailure.NOT_YET_VALID, None
+    past, past_problem, _ = await _run_pyhanko(doc, emb, online=not doc.offline, moment=timestamp_time,
+                                               skip_diff=True)
+    if past is None:
+        return problem, None
+    if past_problem is None:
+        when = "revoked" if revoked_at is not None else "expired or could not be checked"
+        return None, (f"The signing certificate has since been {when}, but a trusted timestamp proves the "
+                      f"signature existed at {timestamp_time.isoformat()}.")
+    return past_problem, None
+
+
+# -- small translations ------------------------------------------------------------------------
+def _signer(cert: asn1_x509.Certificate) -> Signer:
+    subject = cert.subject.native
+    return Signer(
+        common_name=_first(subject.get("common_name")),
+        organization=_first(subject.get("organization_name")),
+        subject=cert.subject.human_friendly,
+        issuer=cert.issuer.human_friendly,
+        serial=format(cert.serial_number, "x"),
+        not_before=cert.not_valid_before,
+        not_after=cert.not_valid_after,
+    )
+
+
+def _first(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value) if value is not None else None
+
+
+def _timestamp_time(status: PdfSignatureStatus) -> dt.datetime | None:
+    ts = status.timestamp_validity
+    if ts is not None and ts.intact and ts.valid and ts.trusted:
+        return ts.timestamp
+    return None
+
+
+def _coverage(level: SignatureCoverageLevel | None) -> Coverage | None:
+    if level is SignatureCoverageLevel.ENTIRE_FILE:
+        return Coverage.ENTIRE_FILE
+    if level is SignatureCoverageLevel.ENTIRE_REVISION:
+        return Coverage.ENTIRE_REVISION
+    return Coverage.PARTIAL
+
+
+def _modifications(status: PdfSignatureStatus) -> Modifications | None:
+    if isinstance(status.diff_result, SuspiciousModification):
+        return Modifications.OTHER
+    level = status.modification_level
+    if level is None:
+        return Modifications.NONE if status.coverage is SignatureCoverageLevel.ENTIRE_FILE else None
+    return _MODIFICATIONS[level]
+
+
+def _level(doc: _Document, emb: EmbeddedPdfSignature, subfilter: str, status: PdfSignatureStatus,
+           revision: int) -> Level:
+    if SUPPORTED_SUBFILTERS.get(subfilter):
+        return Level.PKCS7
+    if status.timestamp_validity is None:
+        return Level.B_B
+    has_revinfo = bool(doc.dss_ocsps or doc.dss_crls)
+    if not has_revinfo or doc.dss_revision is None or doc.dss_revision <= revision:
+        return Level.B_T
+    if any(r > revision for r in doc.doc_timestamp_revisions):
+        return Level.B_LTA
+    return Level.B_LT
+
+
+def _revocation(problem: AdESSubIndic | None, status: PdfSignatureStatus, doc: _Document) -> Revocation:
+    if problem in REVOKED or status.revocation_details is not None:
+        return Revocation.REVOKED
+    if problem in REVOCATION_UNKNOWN:
+        return Revocation.NOT_CHECKED if doc.offline and problem is AdESIndeterminate.TRY_LATER \
+            else Revocation.UNKNOWN
+    if problem is not None or status.validation_path is None:
+        return Revocation.NOT_CHECKED
+    return Revocation.GOOD
+
+
+def _sub_name(problem: AdESSubIndic | None) -> str | None:
+    return problem.standard_name if problem is not None else None
+
+
+_PROBLEM_TEXT = {
+    "NO_CERTIFICATE_CHAIN_FOUND": "The signing certificate does not chain up to a trusted certificate authority.",
+    "REVOKED": "The signing certificate was revoked before the signature was made.",
+    "REVOKED_NO_POE": "The signing certificate has been revoked, and nothing proves the signature was made before.",
+    "REVOKED_CA_NO_POE": "A certificate authority in the chain has been revoked.",
+    "EXPIRED": "The signature was made after the signing certificate expired.",
+    "NOT_YET_VALID": "The signature was made before the signing certificate became valid.",
+    "OUT_OF_BOUNDS_NO_POE": "The signing certificate is expired or not yet valid, and no trusted timestamp proves "
+                            "when the signature was made.",
+    "TRY_LATER": "The revocation status of a certificate could not be checked now; try again later.",
+    "REVOCATION_OUT_OF_BOUNDS_NO_POE": "The revocation information available is not fresh enough.",
+    "CHAIN_CONSTRAINTS_FAILURE": "The certificate chain breaks a constraint (key usage, path length or policy).",
+    "CRYPTO_CONSTRAINTS_FAILURE": "The signature uses an algorithm that is not considered secure.",
+}
+
+
+def _problem_text(problem: AdESSubIndic, doc: _Document) -> str:
+    text = _PROBLEM_TEXT.get(problem.standard_name, f"The certificate check failed ({problem.standard_name}).")
+    if problem is AdESIndeterminate.TRY_LATER and doc.offline:
+        text = "The revocation status could not be checked: verification ran offline and the document embeds none."
+    return text
+
+
+def _plain(value: Any) -> str:
+    """A library error as one short line for a person (no traceback, no reprs of internals)."""
+    text = str(value).strip().splitlines()[0] if str(value).strip() else type(value).__name__
+    return text[:300]
+
+
+def _safe(fn: Any, default: Any = None) -> Any:
+    try:
+        return fn()
+    except Exception:
+        return default

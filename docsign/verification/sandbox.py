@@ -1,0 +1,151 @@
+"""Run verification of untrusted input in a worker process bounded in time and memory.
+
+A malicious PDF (a decompression bomb, deeply nested or cyclic objects, a CMS blob that makes a
+parser spin) must cost one killed worker, never a hung web worker or an exhausted machine. Workers
+are forked from a forkserver that has already imported pyHanko, so starting one is cheap, and they
+are reused between verifications; a worker that runs over its time is killed and replaced, one that
+runs out of memory fails its verification only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import queue
+import resource
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+
+from docsign.errors import DocsignError
+from docsign.verification.errors import VerificationLimitExceeded
+from docsign.verification.report import VerificationReport
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+"""Wall-clock bound of one verification (a 2,000-page B-LT document takes about a second)."""
+DEFAULT_MEMORY_MB = 1024
+"""Address space a worker may add on top of what it has after start-up."""
+_PRELOAD = ["docsign.verification.engine"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    memory_mb: int = DEFAULT_MEMORY_MB
+
+
+def _worker(conn: Connection, memory_mb: int) -> None:
+    try:
+        with open("/proc/self/statm") as fh:
+            current = int(fh.read().split()[0]) * resource.getpagesize()
+        limit = current + memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (OSError, ValueError):
+        pass
+    from docsign.verification import engine
+
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        data, roots_der, offline, at = job
+        try:
+            roots = [asn1_x509.Certificate.load(der) for der in roots_der]
+            result: tuple[str, Any] = ("ok", engine.verify_pdf(data, roots, offline=offline, at=at))
+        except DocsignError as exc:
+            result = ("error", exc)
+        except MemoryError:
+            result = ("limit", "The document needs more memory to verify than docsign allows.")
+        except RecursionError:
+            result = ("limit", "The document's structure is too deeply nested to verify.")
+        except BaseException as exc:
+            result = ("limit", f"The document could not be verified ({type(exc).__name__}).")
+        del data, job
+        try:
+            conn.send(result)
+        except (OSError, ValueError, MemoryError):
+            return
+
+
+class _Worker:
+    def __init__(self, ctx: Any, memory_mb: int) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker, args=(child, memory_mb), daemon=True)
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.conn.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+
+
+class BoundedVerifier:
+    """A small pool of verification workers; thread-safe; one per process (see :func:`default_verifier`)."""
+
+    def __init__(self, limits: Limits | None = None, workers: int = 1) -> None:
+        self.limits = limits or Limits()
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(_PRELOAD)
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._slots = threading.Semaphore(workers)
+
+    def verify(self, data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, offline: bool = False,
+               at: dt.datetime | None = None) -> VerificationReport:
+        with self._slots:
+            try:
+                worker = self._idle.get_nowait()
+                if not worker.process.is_alive():
+                    worker.kill()
+                    raise queue.Empty
+            except queue.Empty:
+                worker = _Worker(self._ctx, self.limits.memory_mb)
+            try:
+                worker.conn.send((data, [c.dump() for c in trust_roots], offline, at))
+                if not worker.conn.poll(self.limits.timeout_seconds):
+                    worker.kill()
+                    raise VerificationLimitExceeded(
+                        f"Verifying the document took longer than {self.limits.timeout_seconds:g} seconds.")
+                kind, value = worker.conn.recv()
+            except (EOFError, OSError, BrokenPipeError):
+                worker.kill()
+                raise VerificationLimitExceeded("The document made the verifier stop (too much memory or a "
+                                                "malformed structure).") from None
+            self._idle.put(worker)
+        if kind == "ok":
+            return value  # type: ignore[no-any-return]
+        if kind == "error":
+            raise value
+        raise VerificationLimitExceeded(str(value))
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().kill()
+            except queue.Empty:
+                return
+
+
+_DEFAULT: tuple[int, BoundedVerifier] | None = None
+_LOCK = threading.Lock()
+
+
+def default_verifier() -> BoundedVerifier:
+    """The process's verifier (re-created after a fork, e.g. in each gunicorn worker)."""
+    global _DEFAULT
+    with _LOCK:
+        if _DEFAULT is None or _DEFAULT[0] != os.getpid():
+            _DEFAULT = (os.getpid(), BoundedVerifier(workers=max(1, min(4, os.cpu_count() or 1))))
+        return _DEFAULT[1]
+
+
+def verify_bounded(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, offline: bool = False,
+                   at: dt.datetime | None = None) -> VerificationReport:
+    return default_verifier().verify(data, trust_roots, offline=offline, at=at)

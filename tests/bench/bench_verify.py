@@ -1,0 +1,144 @@
+"""Verification speed: plain pyHanko ``validate_pdf_signature`` vs docsign's full report, same run.
+
+Run: ``.venv/bin/python tests/bench/bench_verify.py``. Prints timings and ratios (docsign aims at
+<= 1.5x plain pyHanko) and the HTTP rate of POST /api/v1/verify under gunicorn (2 workers) with a
+load generator in another process (aim: >= 50/s). Fails only on wrong verdicts, never on timings.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import logging
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+
+from docsign.pki.trust import REVOCATION_CACHE, TrustStore, build_validation_context
+from docsign.verification.engine import verify_pdf
+from tests.support.pki_server import build_test_pki, free_port, serve_pki
+from tests.unit.verification.pdfs import Kit, text_pdf
+
+logging.disable(logging.WARNING)
+
+
+def plain_pyhanko(data: bytes, root) -> bool:  # type: ignore[no-untyped-def]
+    reader = PdfFileReader(io.BytesIO(data))
+    vc = build_validation_context([root], offline=True)
+    return validate_pdf_signature(reader.embedded_signatures[0], vc).bottom_line
+
+
+def docsign_report(data: bytes, root) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
+    report = verify_pdf(data, [root], offline=True)
+    report.to_dict()
+    sig = report.signatures[0]
+    return sig.indication.value, sig.sub_indication
+
+
+def best_of(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _load(port: int, body: bytes, requests: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    ok = 0
+    for _ in range(requests):
+        conn.request("POST", "/api/v1/verify", body=body, headers={"Content-Type": "application/pdf"})
+        response = conn.getresponse()
+        response.read()
+        ok += response.status == 200
+    results.put(ok)
+
+
+def http_rate(data: bytes, root_pem: bytes, total: int = 600, clients: int = 4) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "DOCSIGN_DATA_DIR": f"{tmp}/var", "DOCSIGN_KEYS_DIR": f"{tmp}/keys",
+               "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        Path(tmp, "root.pem").write_bytes(root_pem)
+        TrustStore(Path(tmp, "var", "trust")).add(Path(tmp, "root.pem"))
+        port = free_port()
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level",
+             "warning", "tests.bench.verify_wsgi:app"], env=env, cwd=str(Path(__file__).resolve().parents[2]))
+        try:
+            for _ in range(100):
+                try:
+                    http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            warm = multiprocessing.Queue()  # type: ignore[var-annotated]
+            _load(port, data, 20, warm)  # warm both workers and their verification sandboxes
+            results = multiprocessing.Queue()  # type: ignore[var-annotated]
+            procs = [multiprocessing.Process(target=_load, args=(port, data, total // clients, results))
+                     for _ in range(clients)]
+            started = time.perf_counter()
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+            elapsed = time.perf_counter() - started
+            ok = sum(results.get() for _ in procs)
+            return ok / elapsed, ok
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def main() -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    wrong = []
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        store = build_test_pki(Path(tmp) / "pki", port)
+        with serve_pki(store, port) as url:
+            kit = Kit(store, url, f"{url}/pki/tsa")
+            signer = kit.signer("bench", common_name="Bench Signer")
+            files = {}
+            for pages in (1, 2000):
+                base = text_pdf(pages)
+                for level in ("B-B", "B-LT"):
+                    files[(pages, level)] = kit.sign(base, signer, level=level)
+        # the PKI server is stopped now: nothing below can use the network
+        root = kit.root
+        REVOCATION_CACHE.clear()
+        expected = {"B-B": ("INDETERMINATE", "TRY_LATER"), "B-LT": ("TOTAL_PASSED", None)}
+        print(f"{'document':<22}{'plain pyHanko':>15}{'docsign':>12}{'ratio':>8}  docsign verdict")
+        for (pages, level), data in files.items():
+            repeat = 15 if pages == 1 else 5
+            plain_pyhanko(data, root), docsign_report(data, root)  # warm caches and imports
+            plain = best_of(lambda d=data: plain_pyhanko(d, root), repeat)
+            ours = best_of(lambda d=data: docsign_report(d, root), repeat)
+            verdict = docsign_report(data, root)
+            if verdict != expected[level] or not plain_pyhanko(data, root):
+                wrong.append((pages, level, verdict))
+            print(f"{f'{pages} page(s) {level}':<22}{plain * 1000:>12.1f} ms{ours * 1000:>9.1f} ms"
+                  f"{ours / plain:>7.2f}x  {verdict[0]}{'/' + verdict[1] if verdict[1] else ''}")
+        root_pem = store.authorities["root"].cert.public_bytes(serialization.Encoding.PEM)
+        rate, ok = http_rate(files[(1, "B-LT")], root_pem)
+        print(f"HTTP POST /api/v1/verify, 1-page B-LT, gunicorn -w 2, 4 client processes: {rate:.1f} verifications/s "
+              f"({ok} answered 200)")
+    if wrong:
+        print(f"WRONG VERDICTS: {wrong}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""The exchange flow's domain functions on every backend, with the demo PKI served over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from docsign.db import session_scope
+from docsign.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from docsign.exchange import edxml
+from docsign.exchange import service as svc
+from docsign.exchange.errors import InvalidTransition
+from docsign.models import AuditEvent, Delivery, Document, DocumentOrigin, Exchange, OutboxMessage, StatusEvent
+from docsign.storage import BlobStore
+from tests.support.documents import sealed_pdf
+
+pytestmark = pytest.mark.backend
+PROVINCE, DEPT, LAC_SON, TAN_LAC = "000.00.00.H30", "000.00.16.H30", "000.00.35.H30", "000.00.36.H30"
+
+
+@pytest.fixture
+def sealed(demo_online, tmp_path):  # type: ignore[no-untyped-def]
+    return sealed_pdf(demo_online, PROVINCE, tmp_path / "docs", number="05", seal_only=True).read_bytes()
+
+
+def _send(settings, pdf, to=(LAC_SON, TAN_LAC), **kw):  # type: ignore[no-untyped-def]
+    request = svc.SendRequest(sender_code=kw.pop("sender", PROVINCE), recipient_codes=tuple(to),
+                              subject="Về việc thử nghiệm trao đổi văn bản", **kw)
+    with session_scope(settings.database_url) as s:
+        return svc.send(s, settings, request, pdf, actor="test").id
+
+
+def _counts(settings):  # type: ignore[no-untyped-def]
+    with session_scope(settings.database_url) as s:
+        return tuple(s.scalar(select(func.count()).select_from(m)) for m in
+                     (Exchange, Delivery, OutboxMessage, Document, StatusEvent))
+
+
+def test_send_writes_everything_in_one_transaction(demo_online, sealed):
+    exchange_id = _send(demo_online, sealed)
+    with session_scope(demo_online.database_url) as s:
+        exchange = s.get(Exchange, exchange_id)
+        assert [d.recipient.code for d in exchange.deliveries] == [LAC_SON, TAN_LAC]
+        assert all(d.state == "queued" and len(d.events) == 1 for d in exchange.deliveries)
+        outbox = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [(o.task_name, o.queue) for o in outbox] == [
+            (svc.DELIVER_TASK, f"agency.{LAC_SON}"), (svc.DELIVER_TASK, f"agency.{TAN_LAC}")]
+        assert exchange.edxml_document_id == f"{PROVINCE},{dt.datetime.now(svc.VN_TZ):%Y/%m/%d},01/VP"
+        packet = edxml.parse_document_packet(svc.read_packet(demo_online, exchange))
+        assert packet.attachments[0].data == sealed
+        assert {o.organ_id for o in packet.message_header.to} == {LAC_SON, TAN_LAC}
+        assert s.scalar(select(func.count()).where(AuditEvent.action == "exchange.send")) == 1
+
+
+@pytest.mark.parametrize(("to", "sender", "message"), [
+    ((LAC_SON, "000.00.99.H30"), PROVINCE, "no agency with code 000.00.99.H30"),
+    (("H30",), PROVINCE, "no agency with code H30"),
+    ((PROVINCE,), PROVINCE, "cannot send a document to itself"),
+    ((LAC_SON, LAC_SON), PROVINCE, "named twice"),
+    ((), PROVINCE, "at least one recipient"),
+    ((TAN_LAC,), LAC_SON, "no signature belongs to the sending agency"),
+])
+def test_bad_sends_change_nothing(demo_online, sealed, to, sender, message):
+    before = _counts(demo_online)
+    with pytest.raises((InvalidInput, NotFound), match=message):
+        _send(demo_online, sealed, to=to, sender=sender)
+    assert _counts(demo_online) == before
+
+
+def test_unsigned_and_tampered_documents_are_refused(demo_online, sealed, tmp_path):
+    from tests.unit.signing.pdfgen import make_pdf
+
+    unsigned = make_pdf(tmp_path / "plain.pdf").read_bytes()
+    with pytest.raises(InvalidInput, match="no digital signature"):
+        _send(demo_online, unsigned)
+    tampered = bytearray(sealed)
+    tampered[200] ^= 0x01
+    with pytest.raises(InvalidInput, match="HASH_FAILURE"):
+        _send(demo_online, bytes(tampered))
+    assert _counts(demo_online)[0] == 0
+
+
+def test_a_document_id_is_used_once_for_a_new_document(demo_online, sealed):
+    _send(demo_online, sealed, code_number="07")
+    before = _counts(demo_online)
+    with pytest.raises(Conflict, match="already sent as a new document"):
+        _send(demo_online, sealed, code_number="07")
+    assert _counts(demo_online) == before
+
+
+def _delivery_ids(settings, exchange_id):  # type: ignore[no-untyped-def]
+    with session_scope(settings.database_url) as s:
+        return [d.id for d in s.get(Exchange, exchange_id).deliveries]
+
+
+def _receive(settings, delivery_id):  # type: ignore[no-untyped-def]
+    with session_scope(settings.database_url) as s:
+        return svc.receive(s, settings, delivery_id)
+
+
+def test_receipt_files_the_document_once_and_answers_01(demo_online, sealed):
+    first, second = _delivery_ids(demo_online, _send(demo_online, sealed))
+    outcome = _receive(demo_online, first)
+    assert outcome.state == "delivered"
+    assert _receive(demo_online, first).detail == "already handled"  # a redelivered message
+    with session_scope(demo_online.database_url) as s:
+        delivery = s.get(Delivery, first)
+        inbox = s.scalars(select(Document).where(Document.received_via_delivery_id == first)).all()
+        assert len(inbox) == 1 and inbox[0].origin is DocumentOrigin.RECEIVED
+        assert inbox[0].agency.code == LAC_SON and delivery.inbox_document_id == inbox[0].id
+        assert BlobStore(demo_online.blob_dir).read_bytes(inbox[0].revisions[0].sha256) == sealed
+        assert [e.code for e in delivery.events] == [None, "01"]
+        status_rows = s.scalars(select(OutboxMessage).where(OutboxMessage.task_name == svc.STATUS_TASK)).all()
+        assert [(o.queue, o.payload) for o in status_rows] == [
+            (f"agency.{PROVINCE}", {"status_event_id": delivery.events[1].id})]
+        event_id = delivery.events[1].id
+        # The unique reference is what keeps receipt idempotent, not a check before the insert.
+        s.add(Document(agency=delivery.recipient, origin=DocumentOrigin.RECEIVED, title="dup",
+                       received_via_delivery_id=first))
+        with pytest.raises(IntegrityError):
+            s.flush()
+        s.rollback()
+    with session_scope(demo_online.database_url) as s:
+        svc.status_reached(s, demo_online, event_id)
+    with session_scope(demo_online.database_url) as s:
+        assert s.get(StatusEvent, event_id).received_at is not None
+        assert s.get(Delivery, second).state == "queued"
+
+
+def _swap_packet(settings, delivery_id, pdf):  # type: ignore[no-untyped-def]
+    """Replace an exchange's packet, as if another system had sent these bytes."""
+    with session_scope(settings.database_url) as s:
+        exchange = s.get(Delivery, delivery_id).exchange
+        packet = edxml.parse_document_packet(svc.read_packet(settings, exchange))
+        forged = replace(packet, attachments=(edxml.Attachment.new("forged.pdf", pdf),))
+        exchange.packet_sha256 = BlobStore(settings.blob_dir).put_bytes(edxml.build_document_packet(forged)).key
+
+
+def test_receipt_rejects_a_broken_signature_with_02(demo_online, sealed):
+    first, _ = _delivery_ids(demo_online, _send(demo_online, sealed))
+    tampered = bytearray(sealed)
+    tampered[300] ^= 0x01
+    _swap_packet(demo_online, first, bytes(tampered))
+    outcome = _receive(demo_online, first)
+    assert outcome.state == "rejected" and "HASH_FAILURE" in outcome.detail
+    with session_scope(demo_online.database_url) as s:
+        delivery = s.get(Delivery, first)
+        assert delivery.inbox_document_id is None
+        assert delivery.events[-1].code == "02" and "HASH_FAILURE" in delivery.events[-1].description
+        assert s.scalar(select(func.count()).select_from(Document).where(
+            Document.origin == DocumentOrigin.RECEIVED)) == 0
+
+
+def test_receipt_rejects_a_seal_of_another_agency(demo_online, sealed, tmp_path):
+    first, _ = _delivery_ids(demo_online, _send(demo_online, sealed))
+    other = sealed_pdf(demo_online, DEPT, tmp_path / "other", seal_only=True).read_bytes()
+    _swap_packet(demo_online, first, other)
+    outcome = _receive(demo_online, first)
+    assert outcome.state == "rejected" and "no signature belongs to the sending agency" in outcome.detail
+
+
+def test_people_move_deliveries_on_and_recall(demo_online, sealed):
+    first, second = _delivery_ids(demo_online, _send(demo_online, sealed))
+    _receive(demo_online, first)
+
+    def status(code, by, delivery=first):  # type: ignore[no-untyped-def]
+        with session_scope(demo_online.database_url) as s:
+            return svc.record_status(s, demo_online, delivery, code, by_agency_code=by, actor="test").state
+
+    assert status("03", LAC_SON) == "accepted"
+    with pytest.raises(InvalidTransition, match="cannot follow"):
+        status("01", LAC_SON)
+    with pytest.raises(PermissionDenied):
+        status("05", PROVINCE)  # 05 is the receiver's to give
+    with pytest.raises(PermissionDenied):
+        status("05", DEPT)  # neither sender nor recipient
+    assert status("05", LAC_SON) == "processing"
+    assert status("13", PROVINCE) == "recall_requested"
+    assert status("16", LAC_SON) == "processing"  # refused: back where it was
+    assert status("13", PROVINCE) == "recall_requested"
+    assert status("15", LAC_SON) == "recalled"
+    with pytest.raises(Conflict, match="given by the receiving system"):
+        status("01", TAN_LAC, delivery=second)
+    with session_scope(demo_online.database_url) as s:
+        codes = [e.code for e in s.get(Delivery, first).events]
+    assert codes == [None, "01", "03", "05", "13", "16", "13", "15"]
+
+
+def test_dead_letter_and_redrive(demo_online, sealed):
+    first, _ = _delivery_ids(demo_online, _send(demo_online, sealed))
+    with session_scope(demo_online.database_url) as s:
+        assert svc.dead_letter(s, first, "broker unreachable")
+    with session_scope(demo_online.database_url) as s:
+        assert s.get(Delivery, first).state == "dead_letter"
+        assert not svc.dead_letter(s, first, "again")
+        before = s.scalar(select(func.count()).select_from(OutboxMessage))
+        assert svc.redrive(s, actor="test") == [first]
+    with session_scope(demo_online.database_url) as s:
+        assert s.get(Delivery, first).state == "queued"
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == before + 1
+    assert _receive(demo_online, first).state == "delivered"
+
+
+def test_stale_deliveries_are_published_again_then_dead_lettered(demo_online, sealed):
+    first, second = _delivery_ids(demo_online, _send(demo_online, sealed))
+    _receive(demo_online, second)
+    with session_scope(demo_online.database_url) as s:
+        for row in s.scalars(select(OutboxMessage)):
+            row.published_at = svc.utcnow()
+        s.get(Delivery, first).updated_at = svc.utcnow() - dt.timedelta(minutes=10)
+    with session_scope(demo_online.database_url) as s:
+        assert svc.requeue_stale(s, older_than=dt.timedelta(minutes=1), max_attempts=1) == (1, 0)
+    with session_scope(demo_online.database_url) as s:
+        assert s.get(Delivery, first).attempts == 1
+        for row in s.scalars(select(OutboxMessage)):
+            row.published_at = svc.utcnow()
+        s.get(Delivery, first).updated_at = svc.utcnow() - dt.timedelta(minutes=10)
+    with session_scope(demo_online.database_url) as s:
+        assert svc.requeue_stale(s, older_than=dt.timedelta(minutes=1), max_attempts=1) == (0, 1)
+    with session_scope(demo_online.database_url) as s:
+        assert s.get(Delivery, first).state == "dead_letter"
+        assert s.get(Delivery, second).state == "delivered"
+
+
+def test_outbox_reaches_the_real_broker_in_order(demo_online, sealed):
+    from kombu import Connection
+
+    from workers.app import create_celery
+    from workers.relay import relay_once
+
+    first, second = _delivery_ids(demo_online, _send(demo_online, sealed))
+    app = create_celery(demo_online)
+    assert relay_once(demo_online, app) == 2
+    assert relay_once(demo_online, app) == 0
+    with Connection(demo_online.broker_url, transport=app.conf.broker_transport) as conn:
+        for delivery_id, code in ((first, LAC_SON), (second, TAN_LAC)):
+            queue = conn.SimpleQueue(f"agency.{code}")
+            message = queue.get(timeout=10)
+            assert message.headers["task"] == svc.DELIVER_TASK
+            assert message.payload[1] == {"delivery_id": delivery_id}
+            message.ack()
+            queue.close()
