@@ -29,7 +29,8 @@ def sealed_pdf(settings: Settings, agency_code: str, directory: Path, *, number:
         return issued
     from sqlalchemy import select
 
-    from docsign.models import Agency, Role as UserRole, User
+    from docsign.models import Agency, User
+    from docsign.models import Role as UserRole
 
     with session_scope(settings.database_url) as session:
         leader = session.scalar(select(User.login).join(Agency).where(Agency.code == agency_code,
