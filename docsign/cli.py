@@ -202,6 +202,7 @@ def relay() -> None:
     from workers.relay import run_forever
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/relay] %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     s = settings()
     require_initialised(s)
     check_broker(s.broker_url)
