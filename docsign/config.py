@@ -43,6 +43,9 @@ class Settings:
     """How often a delivery is published before it is dead-lettered for an admin to re-drive."""
     secret_key_override: str | None = None
     """DOCSIGN_SECRET_KEY when set; otherwise a key generated once into the data dir."""
+    verify_rate: tuple[int, int] | None = (600, 60)
+    """Public verification requests allowed per client IP: (requests, per seconds), None for no limit
+    (DOCSIGN_VERIFY_RATE, e.g. "60/minute", "5/second", "off")."""
 
     @property
     def embedded_database(self) -> bool:
@@ -97,6 +100,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     max_upload_mb = _int_setting(get, "MAX_UPLOAD_MB", 50, 1, 10240, "a whole number of MiB")
     redeliver_after = _int_setting(get, "REDELIVER_AFTER", 120, 5, 86400, "a whole number of seconds")
     delivery_attempts = _int_setting(get, "DELIVERY_ATTEMPTS", 8, 1, 100, "a whole number")
+    verify_rate = _rate_setting(get, "VERIFY_RATE", "600/minute")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -108,6 +112,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redeliver_after_seconds=redeliver_after,
         delivery_attempts=delivery_attempts,
         secret_key_override=get("SECRET_KEY"),
+        verify_rate=verify_rate,
     )
 
 
@@ -120,6 +125,26 @@ def _int_setting(get, name: str, default: int, low: int, high: int, what: str) -
     if not low <= value <= high:
         raise ConfigError(f"DOCSIGN_{name} must be between {low} and {high}, not {value}")
     return value
+
+
+_RATE_PERIODS = {"second": 1, "s": 1, "minute": 60, "min": 60, "m": 60, "hour": 3600, "h": 3600}
+
+
+def _rate_setting(get, name: str, default: str) -> tuple[int, int] | None:  # type: ignore[no-untyped-def]
+    """"N/second", "N/minute" or "N/hour" as (N, seconds); "off" as None."""
+    raw = get(name) or default
+    if raw.lower() in {"off", "none", "0"}:
+        return None
+    count, _, period = raw.partition("/")
+    seconds = _RATE_PERIODS.get(period.strip().lower())
+    try:
+        requests = int(count)
+    except ValueError:
+        requests = 0
+    if seconds is None or not 1 <= requests <= 1_000_000:
+        raise ConfigError(f"DOCSIGN_{name} must be a number of requests per second, minute or hour "
+                          f"(like \"60/minute\") or \"off\", not {raw!r}")
+    return requests, seconds
 
 
 def _check_url(variable: str, url: str, schemes: set[str]) -> None:

@@ -34,6 +34,8 @@ FETCH_TIMEOUT_SECONDS = 3
 """Per-request timeout of online OCSP, CRL and AIA fetches: a slow responder gives TRY_LATER, not a hung page."""
 REVOCATION_CACHE_SECONDS = 300
 """How long fetched OCSP responses and CRLs are reused (never beyond their own nextUpdate)."""
+ROOTS_CACHE_SECONDS = 30
+"""Longest a server process keeps using trust anchors it read (a change to the folders is seen at once)."""
 TIME_TOLERANCE = dt.timedelta(seconds=60)
 """Clock drift tolerated between signer, TSA, OCSP responder and verifier."""
 TRUST_DIR_NAME = "trust"
@@ -99,6 +101,7 @@ class TrustStore:
                 anchor = _anchor(cert, "imported")
                 write_private_file(self.directory / f"{anchor.fingerprint}.der", cert.dump())
                 added.append(anchor)
+            ROOTS_CACHE.clear()
         except OSError as exc:
             raise StorageError(f"cannot write to the trust store {self.directory} ({exc.strerror})") from None
         return added
@@ -109,6 +112,7 @@ class TrustStore:
         if len(matches) != 1:
             raise NotFound(f"no single imported trust anchor has a fingerprint starting with {fingerprint!r}")
         matches[0].unlink()
+        ROOTS_CACHE.clear()
 
 
 def _anchor(cert: asn1_x509.Certificate, source: str) -> Anchor:
@@ -138,6 +142,49 @@ def demo_roots(keys_dir: Path) -> list[tuple[str, asn1_x509.Certificate]]:
 def default_trust_store(settings: Settings) -> TrustStore:
     """The trust store every face uses: demo roots plus anchors imported into ``<data dir>/trust/``."""
     return TrustStore(settings.data_dir / TRUST_DIR_NAME, demo_roots(settings.keys_dir))
+
+
+class _RootsCache:
+    """The default store's roots, read once and reused while neither folder changes (checked by
+    modification time on every call) and for at most :data:`ROOTS_CACHE_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[Path, Path], tuple[tuple[int | None, ...], float, list[asn1_x509.Certificate]]] = {}
+        self._lock = threading.Lock()
+
+    def roots(self, settings: Settings) -> list[asn1_x509.Certificate]:
+        trust_dir, demo_dir = settings.data_dir / TRUST_DIR_NAME, settings.keys_dir / "demo"
+        key = (trust_dir, demo_dir)
+        stamp = (_mtime(trust_dir), _mtime(demo_dir))
+        now = time.monotonic()
+        with self._lock:
+            cached = self._items.get(key)
+        if cached is not None and cached[0] == stamp and cached[1] > now:
+            return list(cached[2])
+        roots = default_trust_store(settings).roots()
+        with self._lock:
+            self._items[key] = (stamp, now + ROOTS_CACHE_SECONDS, roots)
+        return list(roots)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+ROOTS_CACHE = _RootsCache()
+
+
+def trust_roots(settings: Settings) -> list[asn1_x509.Certificate]:
+    """The default trust store's roots (:func:`default_trust_store`), cached per process: a server
+    answering many verifications a second does not re-read and re-parse the anchors for each."""
+    return ROOTS_CACHE.roots(settings)
 
 
 # -- revocation cache --------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import InsufficientRevinfoError, NotYetValidError
 
 from docsign.pki.trust import build_validation_context, remember_fetched
-from docsign.verification import structure
+from docsign.verification import parsed, speedups, structure
 from docsign.verification.errors import (
     EmptyDocument,
     NotAPdf,
@@ -108,6 +108,7 @@ def silence_libraries() -> None:
 
 
 silence_libraries()
+speedups.install()
 
 
 @contextlib.contextmanager
@@ -134,12 +135,27 @@ class _Document:
     """Set when only a prefix of the file could be read: what follows was changed unreadably."""
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What pyHanko established about one signature, kept for the ETSI report (None: not reached)."""
+
+    embedded: EmbeddedPdfSignature | None
+    status: PdfSignatureStatus | None
+    ocsps: Sequence[asn1_ocsp.OCSPResponse] = ()
+    crls: Sequence[asn1_crl.CertificateList] = ()
+
+
+Verified = tuple[SignatureReport, Evidence | None]
+
+
 def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, offline: bool = False,
-               at: dt.datetime | None = None) -> VerificationReport:
+               at: dt.datetime | None = None, etsi_report: bool = False) -> VerificationReport:
     """Verify every signature in ``data``; raise only when the input is not a readable PDF.
 
     ``at`` verifies as of another time (default: now); ``offline`` forbids fetching OCSP, CRLs and
     certificates, so only what the document embeds (and this process cached) is used.
+    ``etsi_report`` also writes the ETSI TS 119 102-2 XML report into ``report.etsi_xml``
+    (:mod:`docsign.verification.etsi`; it stays None for a document without signatures).
     """
     if not data:
         raise EmptyDocument("The file is empty.")
@@ -168,10 +184,16 @@ def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, off
                     doc.doc_timestamp_revisions.append(revision)
                 continue
             signatures.append((fq_name, sig_obj, field, vanished))
-        reports = asyncio.run(_verify_all(doc, signatures))
-        reports.extend(_unreferenced_signatures(data, len(fields)))
-    ordered = sorted(reports, key=lambda r: (r.revision if r.revision is not None else 1 << 30))
-    return VerificationReport(document=document, signatures=tuple(ordered), validation_time=moment)
+        verified = asyncio.run(_verify_all(doc, signatures))
+        verified.extend((r, None) for r in _unreferenced_signatures(data, len(fields)))
+        ordered = sorted(verified, key=lambda v: (v[0].revision if v[0].revision is not None else 1 << 30))
+        etsi_xml = None
+        if etsi_report and ordered:
+            from docsign.verification import etsi
+
+            etsi_xml = etsi.document_report(ordered, moment)
+    return VerificationReport(document=document, signatures=tuple(r for r, _ in ordered), validation_time=moment,
+                              etsi_xml=etsi_xml)
 
 
 def _open_readable_prefix(data: bytes) -> tuple[PdfFileReader, bytes, str | None]:
@@ -246,15 +268,16 @@ def _read_dss(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any], i
         return [], [], [], None
     except Exception:
         return [], [], [], None
-    certs = list(_safe(lambda: list(dss.load_certs())) or [])
+    certs = list(_safe(lambda: [parsed.certificate(ref.get_object().read_data(DecodePurpose.CERTIFICATE))
+                                for ref in dss.certs.values()]) or [])
     ocsps, crls = [], []
     for ref in dss.ocsps:
-        item = _safe(lambda r=ref: asn1_ocsp.OCSPResponse.load(r.get_object().read_data(DecodePurpose.OCSP_RESPONSE)))
-        if item is not None and _safe(lambda i=item: i.native) is not None:
+        item = _safe(lambda r=ref: parsed.ocsp_response(r.get_object().read_data(DecodePurpose.OCSP_RESPONSE)))
+        if item is not None:
             ocsps.append(item)
     for ref in dss.crls:
-        item = _safe(lambda r=ref: asn1_crl.CertificateList.load(r.get_object().read_data(DecodePurpose.CRL)))
-        if item is not None and _safe(lambda i=item: i.native) is not None:
+        item = _safe(lambda r=ref: parsed.crl(r.get_object().read_data(DecodePurpose.CRL)))
+        if item is not None:
             crls.append(item)
     revision = _safe(lambda: reader.xrefs.get_last_change(reader.root.raw_get("/DSS")))
     return certs, ocsps, crls, revision if isinstance(revision, int) else None
@@ -275,16 +298,16 @@ def _unreferenced_signatures(data: bytes, referenced: int) -> list[SignatureRepo
     ][:MAX_SIGNATURES]
 
 
-async def _verify_all(doc: _Document, signatures: list[tuple[str, Any, Any, bool]]) -> list[SignatureReport]:
-    reports = []
+async def _verify_all(doc: _Document, signatures: list[tuple[str, Any, Any, bool]]) -> list[Verified]:
+    reports: list[Verified] = []
     for fq_name, sig_obj, field, vanished in signatures:
         try:
             reports.append(await _verify_signature(doc, fq_name, sig_obj, field, vanished))
         except (RecursionError, MemoryError) as exc:
-            reports.append(_failed(fq_name, f"The signature cannot be processed: {_plain(exc)}"))
+            reports.append((_failed(fq_name, f"The signature cannot be processed: {_plain(exc)}"), None))
         except Exception as exc:
             log.debug("signature %s could not be processed", fq_name, exc_info=True)
-            reports.append(_failed(fq_name, f"The signature cannot be processed: {_plain(exc)}"))
+            reports.append((_failed(fq_name, f"The signature cannot be processed: {_plain(exc)}"), None))
     return reports
 
 
@@ -299,20 +322,20 @@ def _failed(fq_name: str, reason: str, *, signer: Signer | None = None, revision
 
 
 async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: Any,
-                            vanished: bool = False) -> SignatureReport:
+                            vanished: bool = False) -> Verified:
     subfilter = str(_safe(lambda: sig_obj.get("/SubFilter")) or "")
     if subfilter not in SUPPORTED_SUBFILTERS:
         shown = subfilter.lstrip("/") or "none"
         return _failed(fq_name, f"The signature format (SubFilter {shown}) is not supported, so the signature "
-                                "cannot be checked.")
+                                "cannot be checked."), None
     byte_range = structure.check_byte_range(doc.data, sig_obj)
     if byte_range.errors or byte_range.signed_end is None:
-        return _failed(fq_name, " ".join(byte_range.errors))
+        return _failed(fq_name, " ".join(byte_range.errors)), None
     try:
         emb = EmbeddedPdfSignature(doc.reader, field, fq_name)
         signer_cert = emb.signer_cert
     except Exception as exc:
-        return _failed(fq_name, f"The signature value (CMS) cannot be read: {_plain(exc)}")
+        return _failed(fq_name, f"The signature value (CMS) cannot be read: {_plain(exc)}"), None
     signer = _signer(signer_cert)
     revision = emb.signed_revision
     errors: list[str] = []
@@ -332,7 +355,7 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
     status, problem, failure = await _validate(doc, emb)
     if status is None:
         return _failed(fq_name, failure or "The signature cannot be validated.", signer=signer, revision=revision,
-                       sub_indication=_sub_name(problem) or "FORMAT_FAILURE")
+                       sub_indication=_sub_name(problem) or "FORMAT_FAILURE"), None
     timestamp_time = _timestamp_time(status)
     if status.timestamp_validity is not None and timestamp_time is None:
         warnings_.append("The signature timestamp is not valid or not trusted; it is ignored.")
@@ -378,7 +401,7 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
         certificate_problem=problem,
     )
     indication, sub = classify(facts)
-    return SignatureReport(
+    report = SignatureReport(
         field=fq_name,
         indication=indication,
         sub_indication=sub,
@@ -395,6 +418,7 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
         warnings=tuple(dict.fromkeys(warnings_)),
         revision=revision,
     )
+    return report, Evidence(emb, status, doc.dss_ocsps, doc.dss_crls)
 
 
 def _context(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment: dt.datetime) -> Any:
@@ -412,19 +436,17 @@ def _context(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment:
 
 async def _run_pyhanko(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment: dt.datetime,
                        skip_diff: bool) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None]:
-    vc = _context(doc, emb, online=online, moment=moment)
-    ts_vc = _context(doc, emb, online=online, moment=moment)
+    vc = _context(doc, emb, online=online, moment=moment)  # also validates the timestamp, as pyHanko's default
     records: list[logging.LogRecord] = []
     token = _RECORDS.set(records)
     try:
-        status = await async_validate_pdf_signature(emb, vc, ts_validation_context=ts_vc, skip_diff=skip_diff)
+        status = await async_validate_pdf_signature(emb, vc, skip_diff=skip_diff)
     except SignatureValidationError as exc:
         return None, exc.ades_subindication, _plain(exc.failure_message)
     finally:
         _RECORDS.reset(token)
         if online:
             remember_fetched(vc)
-            remember_fetched(ts_vc)
     problem = _refine(status.trust_problem_indic, records, emb.signer_cert)
     if problem is AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
         problem = await _diagnose(doc, emb, online=online, moment=moment) or problem

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from docsign.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from docsign.errors import EX_TEMPFAIL, DocsignError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from docsign.verification.report import VerificationReport
 
 EXIT_UNREADABLE = 3
 """`docsign verify` exit code when the input cannot be read (design.md contract)."""
@@ -43,3 +44,31 @@ class VerificationLimitExceeded(UnreadableDocument):
 
     code = "verification_limit_exceeded"
     title = "The document is too complex to verify"
+
+
+class RateLimited(DocsignError):
+    """A client sent more verification requests than the public endpoint allows (429 + Retry-After)."""
+
+    http_status = 429
+    exit_code = EX_TEMPFAIL
+    code = "rate_limited"
+    title = "Too many verification requests"
+    retryable = True
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NoSignatureToReport(InvalidInput):
+    """An ETSI validation report describes signatures; the document has none."""
+
+    code = "no_signature"
+    title = "The document has no signature to report on"
+
+
+def etsi_xml(report: VerificationReport) -> bytes:
+    """The report's ETSI TS 119 102-2 XML, or the error every face shows for a document without signatures."""
+    if report.etsi_xml is None:
+        raise NoSignatureToReport("The document has no signature, so there is no ETSI validation report to give.")
+    return report.etsi_xml

@@ -146,6 +146,8 @@ class VerificationReport:
     signatures: tuple[SignatureReport, ...]
     validation_time: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     """When the verification ran (or the time asked for); not part of the contract's required keys."""
+    etsi_xml: bytes | None = field(default=None, repr=False, compare=False)
+    """The ETSI TS 119 102-2 XML report (UTF-8), when it was asked for; not part of the JSON report."""
 
     @property
     def indication(self) -> Indication:

@@ -30,7 +30,7 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 """Wall-clock bound of one verification (a 2,000-page B-LT document takes about a second)."""
 DEFAULT_MEMORY_MB = 1024
 """Address space a worker may add on top of what it has after start-up."""
-_PRELOAD = ["docsign.verification.engine"]
+_PRELOAD = ["docsign.verification.engine", "docsign.verification.etsi"]
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,18 @@ def _worker(conn: Connection, memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (OSError, ValueError):
         pass
-    from docsign.verification import engine
+    from docsign.verification import engine, parsed
 
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):
             return
-        data, roots_der, offline, at = job
+        data, roots_der, offline, at, etsi_report = job
         try:
-            roots = [asn1_x509.Certificate.load(der) for der in roots_der]
-            result: tuple[str, Any] = ("ok", engine.verify_pdf(data, roots, offline=offline, at=at))
+            roots = [parsed.certificate(der) for der in roots_der]
+            result: tuple[str, Any] = ("ok", engine.verify_pdf(data, roots, offline=offline, at=at,
+                                                               etsi_report=etsi_report))
         except DocsignError as exc:
             result = ("error", exc)
         except MemoryError:
@@ -98,7 +99,7 @@ class BoundedVerifier:
         self._slots = threading.Semaphore(workers)
 
     def verify(self, data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, offline: bool = False,
-               at: dt.datetime | None = None) -> VerificationReport:
+               at: dt.datetime | None = None, etsi_report: bool = False) -> VerificationReport:
         with self._slots:
             try:
                 worker = self._idle.get_nowait()
@@ -108,7 +109,7 @@ class BoundedVerifier:
             except queue.Empty:
                 worker = _Worker(self._ctx, self.limits.memory_mb)
             try:
-                worker.conn.send((data, [c.dump() for c in trust_roots], offline, at))
+                worker.conn.send((data, [c.dump() for c in trust_roots], offline, at, etsi_report))
                 if not worker.conn.poll(self.limits.timeout_seconds):
                     worker.kill()
                     raise VerificationLimitExceeded(
@@ -147,5 +148,6 @@ def default_verifier() -> BoundedVerifier:
 
 
 def verify_bounded(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, offline: bool = False,
-                   at: dt.datetime | None = None) -> VerificationReport:
-    return default_verifier().verify(data, trust_roots, offline=offline, at=at)
+                   at: dt.datetime | None = None, etsi_report: bool = False) -> VerificationReport:
+    """:func:`docsign.verification.engine.verify_pdf` in this process's bounded worker pool."""
+    return default_verifier().verify(data, trust_roots, offline=offline, at=at, etsi_report=etsi_report)

@@ -1,28 +1,41 @@
 """Public verification: the page ``/verify`` (no login) and ``POST /api/v1/verify``.
 
 Views only read the upload, call the domain (``docsign.verification``) through the bounded
-sandbox, and render; nothing an anonymous user uploads is written anywhere.
+sandbox, and render; nothing an anonymous user uploads is written anywhere. Both POSTs are
+rate-limited per client IP (``DOCSIGN_VERIFY_RATE``, token buckets per web process, see
+:mod:`docsign.verification.ratelimit`) and answer 429 with ``Retry-After`` beyond it.
+
+Report formats: JSON (design.md contract) by default; the ETSI TS 119 102-2 XML report with
+``?format=etsi`` or ``Accept: application/vnd.etsi.validation-report+xml`` (or ``application/xml``),
+and on the page with the form's second button (``format=etsi``), which downloads it from the same
+POST (the file is not kept, so there is nothing to fetch later).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask.blueprints import BlueprintSetupState
 
 from docsign.config import Settings, load_settings
-from docsign.errors import DocsignError
-from docsign.pki.trust import default_trust_store
-from docsign.verification.errors import DocumentTooLarge, EmptyDocument, NotAPdf
+from docsign.errors import DocsignError, InvalidInput
+from docsign.pki.trust import trust_roots
+from docsign.verification import ratelimit
+from docsign.verification.errors import DocumentTooLarge, EmptyDocument, NotAPdf, RateLimited, etsi_xml
 from docsign.verification.render import signature_views
 from docsign.verification.report import VerificationReport
 from docsign.verification.sandbox import verify_bounded
 
 bp = Blueprint("verify", __name__)
 SETTINGS_KEY = "docsign.settings"
+LIMITER_KEY = "docsign.verify_limiter"
 PDF_TYPES = {"application/pdf", "application/x-pdf", "application/octet-stream"}
+ETSI_MEDIA_TYPE = "application/vnd.etsi.validation-report+xml"
+XML_TYPES = (ETSI_MEDIA_TYPE, "application/xml", "text/xml")
+ETSI_FILENAME = "etsi-validation-report.xml"
 
 
 @bp.record_once
@@ -38,6 +51,22 @@ def _settings() -> Settings:
     if settings is None:
         settings = current_app.extensions[SETTINGS_KEY] = load_settings()
     return settings  # type: ignore[no-any-return]
+
+
+def _limit() -> None:
+    """Take a token for the client's IP, or raise RateLimited (before any work is done)."""
+    limiter = current_app.extensions.get(LIMITER_KEY)
+    if limiter is None:
+        rate = _settings().verify_rate
+        limiter = current_app.extensions[LIMITER_KEY] = (
+            ratelimit.TokenBuckets(*rate) if rate is not None else False)
+    if limiter is False:
+        return
+    wait = limiter.take(request.remote_addr or "unknown")
+    if wait > 0:
+        seconds = ratelimit.retry_after(wait)
+        raise RateLimited(f"Too many verification requests from your address; try again in {seconds} s.",
+                          retry_after=seconds)
 
 
 def _upload() -> bytes:
@@ -61,9 +90,8 @@ def _upload() -> bytes:
     return data
 
 
-def _verify(data: bytes) -> VerificationReport:
-    roots = default_trust_store(_settings()).roots()
-    return verify_bounded(data, roots)
+def _verify(data: bytes, *, etsi_report: bool = False) -> VerificationReport:
+    return verify_bounded(data, trust_roots(_settings()), etsi_report=etsi_report)
 
 
 def _problem(exc: DocsignError) -> Response:
@@ -71,14 +99,40 @@ def _problem(exc: DocsignError) -> Response:
                         "status": exc.http_status, "detail": exc.message})
     response.status_code = exc.http_status
     response.mimetype = "application/problem+json"
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _api_format() -> str | None:
+    """The XML media type to answer with, or None for JSON (``?format=`` wins over ``Accept``)."""
+    wanted = request.args.get("format")
+    if wanted is not None:
+        if wanted.lower() in {"etsi", "xml"}:
+            return ETSI_MEDIA_TYPE
+        if wanted.lower() == "json":
+            return None
+        raise InvalidInput(f"Unknown report format {wanted!r}: use format=json or format=etsi.")
+    best = request.accept_mimetypes.best_match(["application/json", *XML_TYPES], default="application/json")
+    return best if best in XML_TYPES else None
+
+
+def _xml_response(xml: bytes, media_type: str) -> Response:
+    response = Response(xml, mimetype=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{ETSI_FILENAME}"'
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.post("/api/v1/verify")
 def api_verify() -> Response:
-    """The JSON report of design.md; 400/413/415 as application/problem+json."""
+    """The JSON report of design.md, or the ETSI XML report; 400/413/415/429 as application/problem+json."""
     try:
-        report = _verify(_upload())
+        _limit()
+        xml_type = _api_format()
+        report = _verify(_upload(), etsi_report=xml_type is not None)
+        if xml_type is not None:
+            return _xml_response(etsi_xml(report), xml_type)
     except DocsignError as exc:
         return _problem(exc)
     response = jsonify(report.to_dict())
@@ -93,21 +147,28 @@ def page() -> str:
 
 @bp.post("/verify")
 def page_verify() -> Any:
+    """The verdicts as a page; with the form's ``format=etsi`` button, the ETSI XML report as a download."""
     filename = None
     upload = request.files.get("file")
     if upload is not None:
         filename = upload.filename
+    wants_etsi = request.form.get("format") == "etsi"
     try:
-        data = _upload()
-        report = _verify(data)
+        _limit()
+        report = _verify(_upload(), etsi_report=True)
+        if wants_etsi:
+            return _xml_response(etsi_xml(report), ETSI_MEDIA_TYPE)
     except DocsignError as exc:
-        return render_template("verify.html", report=None, error=exc, filename=filename), exc.http_status
+        response = current_app.make_response(
+            (render_template("verify.html", report=None, error=exc, filename=filename), exc.http_status))
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     json_report = base64.b64encode(_json_bytes(report)).decode()
+    etsi_report = base64.b64encode(report.etsi_xml).decode() if report.etsi_xml else None
     return render_template("verify.html", report=report, views=signature_views(report), error=None,
-                           filename=filename, json_report=json_report)
+                           filename=filename, json_report=json_report, etsi_report=etsi_report)
 
 
 def _json_bytes(report: VerificationReport) -> bytes:
-    import json
-
     return json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode()

@@ -12,15 +12,15 @@ kit = verification_fixtures.kit
 docs = verification_fixtures.docs
 
 
-@pytest.fixture
-def app(tmp_path, test_pki):  # type: ignore[no-untyped-def]
+def make_app(tmp_path, test_pki, **env: str):  # type: ignore[no-untyped-def]
+    """The app factory on a fresh data dir that trusts the test PKI's root; ``env``: more DOCSIGN_* settings."""
     from asn1crypto import pem
 
     from docsign.web import verify
     from docsign.web.app import create_app
 
     settings = load_settings({"DOCSIGN_DATA_DIR": str(tmp_path / "var"), "DOCSIGN_KEYS_DIR": str(tmp_path / "keys"),
-                              "DOCSIGN_MAX_UPLOAD_MB": "1"})
+                              "DOCSIGN_MAX_UPLOAD_MB": "1", **{f"DOCSIGN_{k}": v for k, v in env.items()}})
     root = tmp_path / "root.pem"
     root.write_bytes(test_pki.store.authorities["root"].cert.public_bytes(__import__(
         "cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.PEM))
@@ -30,6 +30,11 @@ def app(tmp_path, test_pki):  # type: ignore[no-untyped-def]
     if "verify" not in app.blueprints:
         app.register_blueprint(verify.bp)
     return app
+
+
+@pytest.fixture
+def app(tmp_path, test_pki):  # type: ignore[no-untyped-def]
+    return make_app(tmp_path, test_pki)
 
 
 @pytest.fixture

@@ -80,3 +80,24 @@ def test_trust_add_list_remove(env, root_pem, kit):  # type: ignore[no-untyped-d
     assert fingerprint in listed.output and "Test Root CA" in listed.output
     assert runner.invoke(trust, ["remove", fingerprint[:16]]).exit_code == 0
     assert fingerprint not in runner.invoke(trust, ["list"]).output
+
+
+def test_etsi_report_file(docs, tmp_path, env, root_pem):  # type: ignore[no-untyped-def]
+    from lxml import etree
+
+    pdf, out = tmp_path / "two.pdf", tmp_path / "report.xml"
+    pdf.write_bytes(docs.two)
+    result = run([pdf, "--trust", root_pem, "--offline", "--etsi-report", out], env)
+    assert result.returncode == 0, result.stderr
+    root = etree.fromstring(out.read_bytes(), etree.XMLParser(resolve_entities=False, no_network=True))
+    vr = "http://uri.etsi.org/19102/v1.2.1#"
+    assert [e.text for e in root.iter(f"{{{vr}}}MainIndication")] == ["urn:etsi:019102:mainindication:total-passed"] * 2
+    assert not list(tmp_path.glob(".report.xml.*"))  # no temporary file left behind
+
+
+def test_etsi_report_for_a_document_without_signature(docs, tmp_path, env):  # type: ignore[no-untyped-def]
+    pdf, out = tmp_path / "plain.pdf", tmp_path / "report.xml"
+    pdf.write_bytes(docs.plain)
+    result = run([pdf, "--offline", "--etsi-report", out], env)
+    assert result.returncode == 1 and "no ETSI report" in result.stderr and not out.exists()
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,128 @@
+"""The library speedups give exactly what the libraries give: value, stream position and errors."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyhanko.pdf_utils import generic
+
+from docsign.verification import speedups
+
+HEX_ALPHABET = b"0123456789abcdefABCDEF \n\r\t\x0c\x00%>gz<"
+
+
+def outcome(reader, data: bytes):  # type: ignore[no-untyped-def]
+    stream = io.BytesIO(data)
+    try:
+        value = reader(stream)
+    except Exception as exc:
+        return ("error", type(exc).__name__, str(exc))
+    return ("ok", type(value).__name__, bytes(value.original_bytes), stream.tell())
+
+
+@pytest.mark.parametrize("data", [
+    b"<>", b"<41>", b"<414>", b"< 41 42\n43\t>rest", b"<4a4B>", b"<41 % a comment > 42\n 43>", b"<41 zz>",
+    b"<4142", b"<" + b"ab" * 40_000 + b">tail", b"<\x0041\x00>", b"<FEFF00410042>", b"<41>>",
+])
+def test_hex_strings_read_like_pyhanko(data: bytes) -> None:
+    assert outcome(speedups.read_hex_string_from_stream, data) == outcome(speedups.PYHANKO_READ_HEX_STRING, data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=200).map(lambda b: b"<" + bytes(HEX_ALPHABET[x % len(HEX_ALPHABET)] for x in b)))
+def test_random_hex_strings_read_like_pyhanko(data: bytes) -> None:
+    assert outcome(speedups.read_hex_string_from_stream, data) == outcome(speedups.PYHANKO_READ_HEX_STRING, data)
+
+
+def test_installed_reader_is_used_inside_objects() -> None:
+    speedups.install()
+    assert generic.read_hex_string_from_stream is speedups.read_hex_string_from_stream
+    stream = io.BytesIO(b"<< /Contents <3031 32> /X 1 >>")
+    obj = generic.read_object(stream, generic.Reference(1, 0))
+    assert bytes(obj["/Contents"].original_bytes) == b"012" and obj["/X"] == 1
+
+
+@pytest.mark.parametrize("value", ["Nguyễn Văn A", "  UBND   tỉnh  Hòa Bình ", "Ｆｕｌｌwidth", "a\u00adb", "x" * 300])
+def test_string_prep_is_memoised_and_equal(value: str) -> None:
+    speedups.install()
+    expected = speedups.ASN1CRYPTO_STRING_PREP(None, value)
+    assert speedups.ldap_string_prep(None, value) == expected
+    assert speedups.ldap_string_prep(None, value) == expected  # from the memo
+
+
+def test_string_prep_still_rejects_what_asn1crypto_rejects() -> None:
+    speedups.install()
+    for _ in range(2):  # an error is never memoised as a value
+        with pytest.raises(ValueError):
+            speedups.ldap_string_prep(None, "private use \ue000")
+
+
+def test_names_still_compare_per_rfc_5280() -> None:
+    speedups.install()
+    a = asn1_x509.Name.build({"common_name": "Nguyễn  Văn A", "organization_name": "UBND"})
+    b = asn1_x509.Name.build({"common_name": "nguyễn văn a", "organization_name": "ubnd"})
+    c = asn1_x509.Name.build({"common_name": "Nguyễn Văn B", "organization_name": "UBND"})
+    assert a == b and a != c and a.hashable == b.hashable
+
+
+class _Container:
+    """What pyHanko's reader passes as container_ref: something that names the PDF handler."""
+
+    handler = object()
+
+    def get_pdf_handler(self):  # type: ignore[no-untyped-def]
+        return self.handler
+
+
+def array_outcome(reader, data: bytes, in_content_stream=generic.ContentOpReading.NO):  # type: ignore[no-untyped-def]
+    stream = io.BytesIO(data)
+    container = _Container()
+    try:
+        value = reader(stream, container, in_content_stream=in_content_stream)
+    except Exception as exc:
+        return ("error", type(exc).__name__, str(exc))
+    items = [(x.idnum, x.generation, x.get_pdf_handler() is _Container.handler, x.container_ref is container)
+             if isinstance(x, generic.IndirectObject) else (type(x).__name__, getattr(x, "literal", repr(x)),
+                                                             x.container_ref is container)
+             for x in value]
+    return ("ok", type(value).__name__, items, stream.tell())
+
+
+@pytest.mark.parametrize("data", [
+    b"[]", b"[ ]", b"[4 0 R]", b"[4 0 R 6 0 R 8 0 R]rest", b"[\n4 0 R\r\n6  0\tR ]", b"[0 0 595 842]",
+    b"[4 0 R 5]", b"[0 0 R]", b"[4 0 R % comment ] \n 6 0 R]", b"[4 0 R", b"[1234567890123456 0 R]",
+    b"[12345678901234 0 R]", b"[1234567890123 0 R]", b"[4 0 R /Name]", b"[(text) 4 0 R]", b"[4\x000 R]",
+    b"[" + b" ".join(b"%d 0 R" % n for n in range(1, 3000)) + b"]", b"[4 0 Rx]", b"[4 0 R\x0b]",
+])
+def test_arrays_read_like_pyhanko(data: bytes) -> None:
+    assert array_outcome(speedups.read_array_from_stream, data) == array_outcome(speedups.PYHANKO_READ_ARRAY, data)
+    in_content = generic.ContentOpReading.GRAPHIC_OPS
+    assert array_outcome(speedups.read_array_from_stream, data, in_content) == \
+        array_outcome(speedups.PYHANKO_READ_ARRAY, data, in_content)
+
+
+ARRAY_ALPHABET = b"0123456789 \n\t\x0c\x00R]%/x[0 R 1"
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.binary(max_size=60).map(lambda b: b"[" + bytes(ARRAY_ALPHABET[x % len(ARRAY_ALPHABET)] for x in b)))
+def test_random_arrays_read_like_pyhanko(data: bytes) -> None:
+    assert array_outcome(speedups.read_array_from_stream, data) == array_outcome(speedups.PYHANKO_READ_ARRAY, data)
+
+
+token = st.one_of(
+    st.tuples(st.integers(0, 10**18), st.integers(0, 70000), st.sampled_from([b" ", b"  ", b"\n", b"\r\n", b"\t"]))
+    .map(lambda t: b"%d%s%d R" % (t[0], t[2], t[1])),
+    st.sampled_from([b"5", b"/N", b"(s)", b"% c\n", b"R", b"\x00", b"<41>"]),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(token, max_size=12), st.sampled_from([b" ", b"", b"\n"]), st.sampled_from([b"]", b"", b"] 7"]))
+def test_random_reference_arrays_read_like_pyhanko(tokens, sep, end) -> None:  # type: ignore[no-untyped-def]
+    data = b"[" + sep.join(tokens) + end
+    assert array_outcome(speedups.read_array_from_stream, data) == array_outcome(speedups.PYHANKO_READ_ARRAY, data)
