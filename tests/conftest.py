@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config):  # type: ignore[no-untyped-def]
+    config.addinivalue_line("markers", "brokers_only: runs on the server backends only (PostgreSQL with Redis, "
+                                       "with RabbitMQ): the behaviour under test is the broker's")
     if IN_CI and len(backend_names()) < 3:
         raise pytest.UsageError("CI must test every backend: set DOCSIGN_TEST_POSTGRES_URL, DOCSIGN_TEST_REDIS_URL "
                                 "and DOCSIGN_TEST_AMQP_URL (.ci/run does)")
@@ -28,7 +30,11 @@ def pytest_configure(config):  # type: ignore[no-untyped-def]
 def pytest_generate_tests(metafunc):  # type: ignore[no-untyped-def]
     if "backend" in metafunc.fixturenames:
         only_embedded = metafunc.definition.get_closest_marker("embedded_only") is not None
-        metafunc.parametrize("backend", ["embedded"] if only_embedded else backend_names(), indirect=True)
+        only_brokers = metafunc.definition.get_closest_marker("brokers_only") is not None
+        names = ["embedded"] if only_embedded else backend_names()
+        if only_brokers:
+            names = [n for n in names if n != "embedded"]
+        metafunc.parametrize("backend", names, indirect=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

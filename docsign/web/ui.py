@@ -10,8 +10,10 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from docsign import accounts, audit
+from docsign.documents import service as document_service
 from docsign.errors import AuthenticationRequired
 from docsign.models import Agency, KeyRef
+from docsign.web import documents
 from docsign.web.auth import snapshot
 from docsign.web.context import db
 from docsign.web.i18n import t
@@ -66,4 +68,5 @@ def dashboard():  # type: ignore[no-untyped-def]
     agency = session.get(Agency, current_user.agency_id)
     keys = session.scalars(select(KeyRef).where(
         (KeyRef.agency_id == current_user.agency_id) | (KeyRef.user_id == current_user.id))).all()
-    return render_template("dashboard.html", agency=agency, keys=keys)
+    return render_template("dashboard.html", agency=agency, keys=keys,
+                           counts=document_service.counts(session, documents.actor()))
