@@ -109,20 +109,24 @@ class DeliveryState(StrEnum):
 
     @property
     def label_vi(self) -> str:
-        return _STATE_LABELS[self]
+        return _STATE_LABELS[self][0]
+
+    @property
+    def label_en(self) -> str:
+        return _STATE_LABELS[self][1]
 
 
-_STATE_LABELS: dict[DeliveryState, str] = {
-    DeliveryState.QUEUED: "Đang gửi",
-    DeliveryState.DELIVERED: "Đã đến",
-    DeliveryState.REJECTED: "Bị từ chối",
-    DeliveryState.ACCEPTED: "Đã tiếp nhận",
-    DeliveryState.ASSIGNED: "Đã phân công",
-    DeliveryState.PROCESSING: "Đang xử lý",
-    DeliveryState.FINISHED: "Hoàn thành",
-    DeliveryState.RECALL_REQUESTED: "Đang yêu cầu thu hồi",
-    DeliveryState.RECALLED: "Đã thu hồi",
-    DeliveryState.DEAD_LETTER: "Gửi không thành công",
+_STATE_LABELS: dict[DeliveryState, tuple[str, str]] = {
+    DeliveryState.QUEUED: ("Đang gửi", "Sending"),
+    DeliveryState.DELIVERED: ("Đã đến", "Arrived"),
+    DeliveryState.REJECTED: ("Bị từ chối", "Rejected"),
+    DeliveryState.ACCEPTED: ("Đã tiếp nhận", "Accepted"),
+    DeliveryState.ASSIGNED: ("Đã phân công", "Assigned"),
+    DeliveryState.PROCESSING: ("Đang xử lý", "Processing"),
+    DeliveryState.FINISHED: ("Hoàn thành", "Finished"),
+    DeliveryState.RECALL_REQUESTED: ("Đang yêu cầu thu hồi", "Recall requested"),
+    DeliveryState.RECALLED: ("Đã thu hồi", "Recalled"),
+    DeliveryState.DEAD_LETTER: ("Gửi không thành công", "Delivery failed"),
 }
 
 

@@ -26,12 +26,6 @@ bp = Blueprint("documents", __name__)
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 DEFAULT_LEVEL = "B-T"
-STATE_LABELS_EN = {
-    DeliveryState.QUEUED: "Sending", DeliveryState.DELIVERED: "Arrived", DeliveryState.REJECTED: "Rejected",
-    DeliveryState.ACCEPTED: "Accepted", DeliveryState.ASSIGNED: "Assigned", DeliveryState.PROCESSING: "Processing",
-    DeliveryState.FINISHED: "Finished", DeliveryState.RECALL_REQUESTED: "Recall requested",
-    DeliveryState.RECALLED: "Recalled", DeliveryState.DEAD_LETTER: "Delivery failed",
-}
 BUTTONS = {
     StatusCode.REJECTED: ("Trả lại (02)", "Return (02)"),
     StatusCode.ACCEPTED: ("Tiếp nhận (03)", "Accept (03)"),
@@ -52,7 +46,7 @@ def actor() -> Actor:
 
 def state_label(state: str) -> str:
     value = DeliveryState(state)
-    return t(value.label_vi, STATE_LABELS_EN[value])
+    return t(value.label_vi, value.label_en)
 
 
 def status_label(code: str | None) -> str:

@@ -6,7 +6,10 @@ import sys
 DOMAIN_MODULES = [
     "docsign.config", "docsign.errors", "docsign.db", "docsign.models", "docsign.storage", "docsign.audit",
     "docsign.accounts", "docsign.demo", "docsign.health", "docsign.pki.authority", "docsign.pki.trust",
-    "docsign.pki.demo", "docsign.exchange.directory", "docsign.migrations",
+    "docsign.pki.demo", "docsign.pki.keys", "docsign.migrations",
+    "docsign.exchange.directory", "docsign.exchange.edxml", "docsign.exchange.statuses", "docsign.exchange.service",
+    "docsign.exchange.views", "docsign.documents.service", "docsign.signing.service", "docsign.signing.roles",
+    "docsign.verification.engine", "docsign.verification.sandbox", "docsign.verification.etsi",
 ]
 
 
