@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_process_init
 
 from docsign.config import Settings, load_settings
+from docsign.db import get_engine
 
 DEFAULT_QUEUE = "docsign"
 
@@ -42,6 +46,13 @@ def create_celery(settings: Settings) -> Celery:
         app.conf.worker_enable_remote_control = False  # the serverless transport has no fanout exchange
     app.conf.docsign_settings = settings
     return app
+
+
+@worker_process_init.connect
+def _fresh_database_connections(**_: Any) -> None:
+    """A forked pool process must not share the parent's pooled database connections (two processes
+    talking over one socket corrupt each other's sessions): drop them without closing the parent's."""
+    get_engine(celery_app.conf.docsign_settings.database_url).dispose(close=False)
 
 
 celery_app = create_celery(load_settings())

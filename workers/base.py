@@ -30,7 +30,8 @@ class DocsignTask(Task):  # type: ignore[misc]
     acks_late = True
     reject_on_worker_lost = True
     give_up: Any = None
-    """Optional ``give_up(task, args, kwargs, exc)``: what to record when a task fails for good."""
+    """Optional function ``give_up(task, args, kwargs, exc)``: what to record when a task fails for good
+    (given to ``@app.task(give_up=...)``; Celery makes it a method, so ``task`` is the task itself)."""
 
     @property
     def settings(self) -> Settings:
@@ -43,7 +44,7 @@ class DocsignTask(Task):  # type: ignore[misc]
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if self.give_up is not None:
-            self.give_up(self, args, kwargs, exc)
+            self.give_up(args, kwargs, exc)  # bound: the task is passed as ``task``
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:

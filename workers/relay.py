@@ -1,5 +1,5 @@
-"""The outbox relay: publishes what committed transactions asked for, and re-publishes deliveries that
-were lost on the way (a broker restart, a message parked on a dead worker)."""
+"""The outbox relay: publishes what committed transactions asked for, and re-publishes deliveries and
+status packets that were lost on the way (a broker restart, a message parked on a dead worker)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import datetime as dt
 import logging
 import signal
 import threading
+import time
+from collections.abc import Callable
 
 from celery import Celery
 
@@ -18,23 +20,49 @@ log = logging.getLogger("docsign.relay")
 POLL_SECONDS = 0.2
 
 
-def publisher(app: Celery):  # type: ignore[no-untyped-def]
+def publisher(app: Celery, producer: object | None = None) -> Callable[[str, str, dict[str, object]], None]:
     def publish(task_name: str, queue: str, payload: dict[str, object]) -> None:
-        app.send_task(task_name, kwargs=payload, queue=queue, retry=False)
+        app.send_task(task_name, kwargs=payload, queue=queue, retry=False, producer=producer)
 
     return publish
 
 
+def queue_depth(app: Celery) -> Callable[[str], int]:
+    """``queue -> messages ready in it`` as the broker reports them (0 when the queue does not exist)."""
+
+    def waiting(queue: str) -> int:
+        with app.connection_for_write() as conn:
+            channel = conn.channel()
+            try:
+                return int(channel.queue_declare(queue=queue, passive=True).message_count)
+            except conn.channel_errors:
+                return 0  # passive declare of a queue nobody declared yet: nothing waits in it
+            finally:
+                try:
+                    channel.close()
+                except conn.connection_errors + conn.channel_errors:
+                    pass
+
+    return waiting
+
+
 def relay_once(settings: Settings, app: Celery) -> int:
-    with session_scope(settings.database_url) as session:
-        return exchange_service.publish_outbox(session, publisher(app))
+    """Publish one batch of the outbox over one producer (one broker connection); how many went out."""
+    with session_scope(settings.database_url) as session, app.producer_or_acquire() as producer:
+        return exchange_service.publish_outbox(session, publisher(app, producer))
 
 
-def sweep_once(settings: Settings) -> tuple[int, int]:
+def sweep_once(settings: Settings, app: Celery | None = None) -> tuple[int, int, int]:
+    """Re-publish what looks lost: (deliveries requeued, deliveries dead-lettered, status packets again)."""
+    older_than = dt.timedelta(seconds=settings.redeliver_after_seconds)
+    waiting = queue_depth(app) if app is not None else None
     with session_scope(settings.database_url) as session:
-        return exchange_service.requeue_stale(
-            session, older_than=dt.timedelta(seconds=settings.redeliver_after_seconds),
-            max_attempts=settings.delivery_attempts)
+        requeued, dead = exchange_service.requeue_stale(
+            session, older_than=older_than, max_attempts=settings.delivery_attempts, waiting=waiting)
+    with session_scope(settings.database_url) as session:
+        statuses = exchange_service.requeue_unanswered_statuses(
+            session, older_than=older_than, max_attempts=settings.delivery_attempts, waiting=waiting)
+    return requeued, dead, statuses
 
 
 def run_forever(settings: Settings, app: Celery, stop: threading.Event | None = None) -> None:
@@ -44,20 +72,20 @@ def run_forever(settings: Settings, app: Celery, stop: threading.Event | None = 
     sweep_every = max(1.0, settings.redeliver_after_seconds / 4)
     next_sweep = 0.0
     log.info("outbox relay started")
-    import time
-
     while not stop.is_set():
         try:
             published = relay_once(settings, app)
             now = time.monotonic()
             if now >= next_sweep:
-                requeued, dead = sweep_once(settings)
-                if requeued or dead:
-                    log.warning("re-published %d stale deliveries, dead-lettered %d", requeued, dead)
+                requeued, dead, statuses = sweep_once(settings, app)
+                if requeued or dead or statuses:
+                    log.warning("re-published %d stale deliveries and %d status packets, dead-lettered %d",
+                                requeued, statuses, dead)
                 next_sweep = now + sweep_every
         except Exception:  # a database or broker outage must not kill the relay: log and try again
             log.exception("outbox relay pass failed; retrying")
             published = 0
+            stop.wait(1.0)
         if not published:
             stop.wait(POLL_SECONDS)
     log.info("outbox relay stopped")

@@ -27,14 +27,17 @@ def _dead_letter(task: DocsignTask, args: Any, kwargs: Any, exc: BaseException) 
         exchange_service.dead_letter(session, int(delivery_id), reason)
 
 
-@celery_app.task(base=DocsignTask, name=exchange_service.DELIVER_TASK, bind=True, give_up=_dead_letter)
+# The outcome of a delivery or a status is recorded in the exchange tables; a task result would only be
+# one more row to write per message, so none is kept.
+@celery_app.task(base=DocsignTask, name=exchange_service.DELIVER_TASK, bind=True, give_up=_dead_letter,
+                 ignore_result=True)
 def deliver(self: DocsignTask, delivery_id: int) -> str:
     """The recipient's queue: verify the document and file it in the inbox (or answer 02)."""
     with self.session() as session:
         return exchange_service.receive(session, self.settings, delivery_id).state
 
 
-@celery_app.task(base=DocsignTask, name=exchange_service.STATUS_TASK, bind=True)
+@celery_app.task(base=DocsignTask, name=exchange_service.STATUS_TASK, bind=True, ignore_result=True)
 def status(self: DocsignTask, status_event_id: int) -> None:
     """The other side's queue: a status packet arrived."""
     with self.session() as session:

@@ -14,7 +14,10 @@ document carries a unique reference to its delivery.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +26,8 @@ from pathlib import Path
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from docsign import audit
 from docsign.config import Settings
@@ -44,7 +48,7 @@ from docsign.models import (
     StatusEvent,
     utcnow,
 )
-from docsign.pki.trust import default_trust_store
+from docsign.pki.trust import Anchor, default_trust_store
 from docsign.storage import BlobStore
 from docsign.verification.engine import verify_pdf
 from docsign.verification.report import Indication, VerificationReport
@@ -54,6 +58,9 @@ DELIVER_TASK = "docsign.exchange.deliver"
 STATUS_TASK = "docsign.exchange.status"
 VN_TZ = dt.timezone(dt.timedelta(hours=7))
 TRANSIENT_SUB_INDICATIONS = {"TRY_LATER"}
+RECEIPT_VERDICT_SECONDS = 5.0
+"""How long a worker process reuses its verification of the same PDF bytes under the same trust anchors
+(the other recipients of one exchange); see :class:`_ReceiptVerdicts`."""
 
 
 def agency_queue(code: str) -> str:
@@ -166,13 +173,16 @@ def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentP
     except IntegrityError:
         raise Conflict(f"DocumentId {header.document_id} was already sent as a new document; "
                        "send an update (BussinessDocType 2) or use another number") from None
-    for recipient in recipients:
-        delivery = Delivery(exchange=exchange, recipient=recipient, state=DeliveryState.QUEUED.value)
-        session.add(delivery)
-        session.flush()
-        delivery.events.append(StatusEvent(state=DeliveryState.QUEUED.value, actor_agency_id=sender.id,
-                                           description="Đã gửi / Sent"))
-        _enqueue(session, DELIVER_TASK, recipient.code, delivery_id=delivery.id)
+    deliveries = [Delivery(exchange=exchange, recipient=recipient, state=DeliveryState.QUEUED.value)
+                  for recipient in recipients]
+    session.add_all(deliveries)
+    session.flush()  # one INSERT ... RETURNING for all of them: the outbox rows need their ids
+    for delivery in deliveries:
+        # set from the event's side: appending to delivery.events would first load the (empty) collection
+        session.add(StatusEvent(delivery=delivery, state=DeliveryState.QUEUED.value, actor_agency_id=sender.id,
+                                description="Đã gửi / Sent"))
+        _enqueue(session, DELIVER_TASK, delivery.recipient.code, delivery_id=delivery.id)
+    session.flush()  # write everything else before the audit append, which serialises writers until commit
     audit.record(session, actor, "exchange.send", agency_id=sender.id, object_type="exchange", object_id=exchange.id,
                  details={"document_id": header.document_id, "to": [r.code for r in recipients],
                           "sha256": pdf_blob.key})
@@ -234,7 +244,60 @@ def _enqueue(session: Session, task: str, agency_code: str, **payload: object) -
 # -- checking what arrives ----------------------------------------------------------------------
 
 def _verify(settings: Settings, pdf: bytes) -> VerificationReport:
-    return verify_pdf(pdf, default_trust_store(settings).roots())
+    return verify_pdf(pdf, [a.certificate for a in _anchors(settings)])
+
+
+_ANCHORS: dict[tuple[Path, Path], tuple[float, list[Anchor]]] = {}
+
+
+def _anchors(settings: Settings) -> list[Anchor]:
+    """The trust store's anchors, read from disk at most once per RECEIPT_VERDICT_SECONDS per process
+    (an anchor an admin adds or removes counts within that time)."""
+    key = (settings.keys_dir, settings.data_dir)
+    now = time.monotonic()
+    cached = _ANCHORS.get(key)
+    if cached is None or cached[0] < now:
+        cached = _ANCHORS[key] = (now + RECEIPT_VERDICT_SECONDS, default_trust_store(settings).anchors())
+    return cached[1]
+
+
+class _ReceiptVerdicts:
+    """Verification reports of this process, reused for a few seconds for the same PDF bytes under the
+    same trust anchors: one exchange reaches its recipients as one PDF, often through the same worker
+    process within a second, and verifying it again would give the same report. The key is the SHA-256
+    of the bytes and the fingerprints of the anchors, so different bytes or a changed trust store never
+    share a verdict; the reuse window (RECEIPT_VERDICT_SECONDS) is far shorter than the five minutes for
+    which fetched OCSP responses and CRLs are reused anyway, so no revocation is noticed later than it
+    would be. Reports that say "try later" are never kept. Each recipient still checks the seal
+    against its sender and files the document itself."""
+
+    def __init__(self, ttl_seconds: float = RECEIPT_VERDICT_SECONDS, max_items: int = 64) -> None:
+        self.ttl, self.max_items = ttl_seconds, max_items
+        self._items: dict[tuple[str, tuple[str, ...]], tuple[float, VerificationReport]] = {}
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def verify(self, settings: Settings, pdf: bytes) -> VerificationReport:
+        anchors = _anchors(settings)
+        key = (hashlib.sha256(pdf).hexdigest(), tuple(sorted(a.fingerprint for a in anchors)))
+        now = time.monotonic()
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found[0] >= now:
+                self.hits += 1
+                return found[1]
+        self.misses += 1
+        report = verify_pdf(pdf, [a.certificate for a in anchors])
+        if not _is_transient(report):
+            with self._lock:
+                for stale in [k for k, (expires, _) in self._items.items() if expires < now]:
+                    del self._items[stale]
+                if len(self._items) < self.max_items:
+                    self._items[key] = (now + self.ttl, report)
+        return report
+
+
+RECEIPT_VERDICTS = _ReceiptVerdicts()
 
 
 def seal_problems(session: Session, report: VerificationReport, sender: Agency) -> list[str]:
@@ -287,10 +350,12 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
     Safe to run any number of times for the same delivery: only the first run that finds it queued
     does anything.
     """
-    delivery = session.get(Delivery, delivery_id)
+    delivery = session.get(Delivery, delivery_id, options=[
+        joinedload(Delivery.exchange).joinedload(Exchange.sender), joinedload(Delivery.recipient)])
     if delivery is None:
         raise NotFound(f"delivery {delivery_id} does not exist")
     if delivery.state != DeliveryState.QUEUED.value:
+        log.info("delivery %s already handled (%s): duplicate message ignored", delivery.id, delivery.state)
         return Outcome(delivery.id, delivery.state, "already handled")
     exchange = delivery.exchange
     store = BlobStore(settings.blob_dir)
@@ -301,7 +366,7 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
         return _reject(session, store, delivery, packet, [f"the packet is not addressed to {delivery.recipient.code}"])
     try:
         pdf = _pdf_attachment(packet)
-        report = _verify(settings, pdf)
+        report = RECEIPT_VERDICTS.verify(settings, pdf)
     except DocsignError as exc:
         if exc.retryable:
             raise
@@ -321,15 +386,19 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
                      code_notation=header.code.code_notation,
                      promulgation_date=header.promulgation_info.promulgation_date,
                      received_via_delivery_id=delivery.id)
-    blob = store.put_bytes(pdf)
-    inbox.revisions.append(DocumentRevision(number=1, sha256=blob.key, size=blob.size, action="receive"))
+    blob_key = report.document.sha256
+    if not store.exists(blob_key):  # the sender's copy, when both sides share a store: same bytes, same key
+        blob_key = store.put_bytes(pdf).key
+    inbox.revisions.append(DocumentRevision(number=1, sha256=blob_key, size=len(pdf), action="receive"))
     session.add(inbox)
     session.flush()  # the unique received_via_delivery_id makes a second inbox entry impossible
     delivery.inbox_document_id = inbox.id
     _status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
                   "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid")
-    audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive", agency_id=delivery.recipient_agency_id,
-                 object_type="delivery", object_id=delivery.id, details={"exchange": exchange.id})
+    session.flush()  # write everything else before the audit append, which serialises writers until commit
+    audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",
+                 agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
+                 details={"exchange": exchange.id})
     return Outcome(delivery.id, DeliveryState.DELIVERED.value, "arrived")
 
 
@@ -341,7 +410,8 @@ def _claim(session: Session, delivery: Delivery, code: StatusCode) -> bool:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.expire(delivery)
         return False
-    session.expire(delivery, ["state", "updated_at"])
+    set_committed_value(delivery, "state", target.value)  # what the UPDATE wrote; no need to read it back
+    session.expire(delivery, ["updated_at"])
     return True
 
 
@@ -351,8 +421,9 @@ def _reject(session: Session, store: BlobStore, delivery: Delivery, packet: edxm
         return Outcome(delivery.id, delivery.state, "already handled")
     description = "Từ chối tiếp nhận / Rejected: " + "; ".join(reasons)
     _status_event(session, store, delivery, packet, StatusCode.REJECTED, delivery.recipient, description[:2000])
-    audit.record(session, f"agency:{delivery.recipient.code}", "exchange.reject", agency_id=delivery.recipient_agency_id,
-                 object_type="delivery", object_id=delivery.id, details={"reasons": reasons})
+    audit.record(session, f"agency:{delivery.recipient.code}", "exchange.reject",
+                 agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
+                 details={"reasons": reasons})
     log.info("delivery %s rejected: %s", delivery.id, "; ".join(reasons))
     return Outcome(delivery.id, DeliveryState.REJECTED.value, "; ".join(reasons))
 
@@ -373,7 +444,8 @@ def _status_event(session: Session, store: BlobStore, delivery: Delivery, packet
 
 def status_reached(session: Session, settings: Settings, status_event_id: int) -> None:
     """The other side has the status packet: read it and note when it arrived (idempotent)."""
-    event = session.get(StatusEvent, status_event_id)
+    event = session.get(StatusEvent, status_event_id,
+                        options=[joinedload(StatusEvent.delivery).joinedload(Delivery.exchange)])
     if event is None:
         raise NotFound(f"status event {status_event_id} does not exist")
     if event.received_at is not None:
@@ -468,20 +540,27 @@ def publish_outbox(session: Session, publish: Callable[[str, str, dict[str, obje
     return sent
 
 
-def requeue_stale(session: Session, *, older_than: dt.timedelta, max_attempts: int) -> tuple[int, int]:
+def requeue_stale(session: Session, *, older_than: dt.timedelta, max_attempts: int,
+                  waiting: Callable[[str], int] | None = None) -> tuple[int, int]:
     """Publish again the deliveries still queued long after their message went out (a broker that lost
     it, a message parked on a dead worker); past ``max_attempts`` they are dead-lettered.
+
+    ``waiting(queue)`` tells how many messages wait in a queue: while a recipient's queue is not empty,
+    its old deliveries may simply be in line behind a backlog, and publishing them again would only
+    feed the backlog (and dead-letter deliveries that were never lost), so they wait for the next sweep.
     Returns (requeued, dead-lettered)."""
     cutoff = utcnow() - older_than
     stale = session.scalars(select(Delivery).where(Delivery.state == DeliveryState.QUEUED.value,
                                                    Delivery.updated_at < cutoff)
                             .order_by(Delivery.id).limit(1000).with_for_update(skip_locked=True)).all()
-    backlog = session.scalar(select(OutboxMessage.id).where(OutboxMessage.published_at.is_(None),
-                                                            OutboxMessage.created_at < cutoff).limit(1))
-    if backlog is not None:
+    if not stale or _outbox_backlog(session, cutoff):
         return 0, 0  # the relay cannot publish (broker down): waiting is not the recipient's fault
+    in_line = _queues_in_line(waiting)
     requeued = dead = 0
     for delivery in stale:
+        queue = agency_queue(delivery.recipient.code)
+        if in_line(queue):
+            continue
         delivery.attempts += 1
         delivery.updated_at = utcnow()
         if delivery.attempts > max_attempts:
@@ -490,6 +569,62 @@ def requeue_stale(session: Session, *, older_than: dt.timedelta, max_attempts: i
         _enqueue(session, DELIVER_TASK, delivery.recipient.code, delivery_id=delivery.id)
         requeued += 1
     return requeued, dead
+
+
+def requeue_unanswered_statuses(session: Session, *, older_than: dt.timedelta, max_attempts: int,
+                                waiting: Callable[[str], int] | None = None) -> int:
+    """Publish again the status packets (01, 02, 03-06, 13/15/16) the other side has not taken in long
+    after they went out: a broker that lost them must not leave the sender without its 01. Each is
+    published at most ``max_attempts`` times; returns how many were published again."""
+    cutoff = utcnow() - older_than
+    unanswered = session.scalars(select(StatusEvent).where(StatusEvent.received_at.is_(None),
+                                                           StatusEvent.packet_sha256.is_not(None),
+                                                           StatusEvent.created_at < cutoff)
+                                 .order_by(StatusEvent.id).limit(1000)).all()
+    if not unanswered or _outbox_backlog(session, cutoff):
+        return 0
+    # The outbox is the record of every publication of a status packet: how often, and when last.
+    published: dict[int, list[dt.datetime]] = {e.id: [] for e in unanswered}
+    rows = session.execute(select(OutboxMessage.payload, OutboxMessage.published_at, OutboxMessage.created_at)
+                           .where(OutboxMessage.task_name == STATUS_TASK,
+                                  OutboxMessage.created_at >= unanswered[0].created_at))
+    for payload, published_at, created_at in rows:
+        times = published.get(int(payload.get("status_event_id", 0)))
+        if times is not None:
+            times.append(published_at or created_at)
+    in_line = _queues_in_line(waiting)
+    again = 0
+    for event in unanswered:
+        times = published[event.id]
+        if len(times) >= max_attempts or (times and max(times) >= cutoff):
+            continue
+        other = event.delivery.exchange.sender if event.actor_agency_id == event.delivery.recipient_agency_id \
+            else event.delivery.recipient
+        if in_line(agency_queue(other.code)):
+            continue
+        _enqueue(session, STATUS_TASK, other.code, status_event_id=event.id)
+        again += 1
+    return again
+
+
+def _outbox_backlog(session: Session, cutoff: dt.datetime) -> bool:
+    """Outbox rows older than ``cutoff`` still unpublished: the broker is unreachable."""
+    return session.scalar(select(OutboxMessage.id).where(OutboxMessage.published_at.is_(None),
+                                                         OutboxMessage.created_at < cutoff).limit(1)) is not None
+
+
+def _queues_in_line(waiting: Callable[[str], int] | None) -> Callable[[str], bool]:
+    """``queue -> True`` while messages wait in it (asked once per queue per sweep)."""
+    depth: dict[str, bool] = {}
+
+    def in_line(queue: str) -> bool:
+        if waiting is None:
+            return False
+        if queue not in depth:
+            depth[queue] = waiting(queue) > 0
+        return depth[queue]
+
+    return in_line
 
 
 def read_packet(settings: Settings, exchange: Exchange) -> bytes:
