@@ -19,7 +19,7 @@ run: setup
 	$(BIN)/docsign run
 
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/bench $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m pytest tests/bench -s -p no:cacheprovider $(PYTEST_ARGS)

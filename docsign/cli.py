@@ -143,8 +143,11 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
             queues = [agency_queue(get_agency(session, agency_code).code)]
         else:
             queues = [DEFAULT_QUEUE, *(agency_queue(a.code) for a in list_agencies(session))]
+    # A node name of its own, so several workers can run on one machine (RabbitMQ refuses a second
+    # consumer of the same node's remote-control queue).
+    node = f"docsign-{agency_code or 'all'}-{os.getpid()}@%h"
     celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues),
-                            "--without-gossip", "--without-mingle"])
+                            "-n", node, "--without-gossip", "--without-mingle"])
 
 
 @cli.command()

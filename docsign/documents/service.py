@@ -517,28 +517,11 @@ def send_document(session: Session, settings: Settings, actor: Actor, document_i
         code_notation=document.code_notation or "VP", type_name=document.document_type or "Công văn",
         priority=priority)
     exchange = exchange_service.send(session, settings, request, pdf, actor=actor.audit_name,
-                                     created_by_id=actor.user_id)
-    _adopt(session, exchange, document, current)
+                                     created_by_id=actor.user_id, document=document)
     audit.record(session, actor.audit_name, "document.send", agency_id=actor.agency_id, object_type="document",
                  object_id=document.id, details={"exchange": exchange.id,
                                                  "to": [d.recipient.code for d in exchange.deliveries]})
     return exchange
-
-
-def _adopt(session: Session, exchange: Exchange, document: Document, revision: DocumentRevision) -> None:
-    """Point the exchange at the document and revision the people worked on.
-
-    ``exchange.service.send`` files the PDF it is given as a new document of its own (the CLI sends
-    files that docsign never saw); here the document already exists, so that copy is dropped.
-    """
-    copy = exchange.document
-    if copy.id == document.id:
-        return
-    exchange.document = document
-    exchange.revision = revision
-    session.flush()
-    session.delete(copy)
-    session.flush()
 
 
 # -- the exchange, seen from each side --------------------------------------------------------------

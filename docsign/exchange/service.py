@@ -97,8 +97,12 @@ class Outcome:
 # -- sending ------------------------------------------------------------------------------------
 
 def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes, *, actor: str,
-         created_by_id: int | None = None) -> Exchange:
-    """Send a sealed PDF to one or more agencies. Nothing is written unless everything checks out."""
+         created_by_id: int | None = None, document: Document | None = None) -> Exchange:
+    """Send a sealed PDF to one or more agencies. Nothing is written unless everything checks out.
+
+    ``document`` is the sender's document these bytes are the current revision of (the web UI's
+    case); without it (a file from the command line or the API) a document is filed for them.
+    """
     sender = get_agency(session, request.sender_code)
     recipients = _recipients(session, sender, request.recipient_codes)
     report = _verify(settings, pdf)
@@ -108,9 +112,11 @@ def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes,
     store = BlobStore(settings.blob_dir)
     today = dt.datetime.now(VN_TZ).date()
     number = request.code_number or _next_number(session, sender, today.year)
-    document = Document(agency=sender, origin=DocumentOrigin.DRAFTED, title=request.subject,
-                        document_type=request.type_name, code_number=number, code_notation=request.code_notation,
-                        promulgation_date=today, created_by_id=created_by_id)
+    if document is None:
+        document = Document(agency=sender, origin=DocumentOrigin.DRAFTED, title=request.subject,
+                            document_type=request.type_name, code_number=number,
+                            code_notation=request.code_notation, promulgation_date=today,
+                            created_by_id=created_by_id)
     packet = edxml.DocumentPacket(
         message_header=edxml.MessageHeader(
             from_=organization(sender),
@@ -160,10 +166,13 @@ def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentP
     header = packet.message_header
     pdf_blob = store.put_bytes(pdf)
     packet_blob = store.put_bytes(packet_bytes)
-    document.revisions.append(DocumentRevision(number=1, sha256=pdf_blob.key, size=pdf_blob.size, action="upload",
-                                               created_by_id=created_by_id))
+    revision = document.current
+    if revision is None or revision.sha256 != pdf_blob.key:
+        revision = DocumentRevision(number=len(document.revisions) + 1, sha256=pdf_blob.key, size=pdf_blob.size,
+                                    action="upload", created_by_id=created_by_id)
+        document.revisions.append(revision)
     session.add(document)
-    exchange = Exchange(id=str(uuid.uuid4()), document=document, revision=document.revisions[0], sender=sender,
+    exchange = Exchange(id=str(uuid.uuid4()), document=document, revision=revision, sender=sender,
                         edxml_document_id=header.document_id, business_type=business_type, subject=header.subject,
                         priority=header.other_info.priority, due_date=header.due_date,
                         packet_sha256=packet_blob.key, created_by_id=created_by_id)

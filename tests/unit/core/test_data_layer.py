@@ -143,3 +143,20 @@ def test_models_and_migrations_agree(migrated):
     with get_engine(migrated.database_url).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == [], "write a migration: docsign db revision -m '...'"
+
+
+def test_each_agency_has_its_own_audit_chain(session):
+    first = _agency(session)
+    second = _agency(session, "000.00.16.H30", "Sở TT&TT")
+    for i in range(3):
+        for agency_id in (first.id, second.id, None):
+            audit.record(session, "system", "test.event", agency_id=agency_id, details={"i": i})
+    session.commit()
+    events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    second_chain = [e for e in events if e.agency_id == second.id]
+    assert second_chain[1].prev_hash == second_chain[0].hash  # linked within the agency, not to the neighbour
+    assert audit.verify_chain(session).intact
+    session.delete(second_chain[1])
+    session.commit()
+    check = audit.verify_chain(session)
+    assert not check.intact and check.first_broken_id == second_chain[2].id
