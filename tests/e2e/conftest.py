@@ -28,8 +28,9 @@ def live_url(demo):  # type: ignore[no-untyped-def]
         thread.join(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def browser():  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def browser():  # module-scoped: Playwright's sync API runs an event loop on this thread until it stops,
+    # which would break every later test that calls asyncio.run (pyHanko's sync entry points do).
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
