@@ -34,8 +34,10 @@ def test_docsign_run_serves_and_processes_tasks_then_stops_cleanly(settings, set
     port = free_port()
     env = {**settings_env, "DOCSIGN_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     assert run_cli("init", "--demo", env=env).returncode == 0
+    log_path = settings.data_dir / "run.log"  # a file, not a pipe: a full pipe would stall the processes
+    log = log_path.open("w")
     proc = subprocess.Popen([sys.executable, "-m", "docsign", "run", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         health = wait_for_health(f"http://127.0.0.1:{port}/healthz")
         assert health["status"] == "ok", health
@@ -45,12 +47,19 @@ def test_docsign_run_serves_and_processes_tasks_then_stops_cleanly(settings, set
         from workers.app import create_celery
 
         nonce = uuid.uuid4().hex
-        assert create_celery(settings).send_task("docsign.ping", args=[nonce]).get(timeout=60)["pong"] == nonce
+        result = create_celery(settings).send_task("docsign.ping", args=[nonce])
+        try:
+            assert result.get(timeout=120)["pong"] == nonce
+        except Exception:
+            print(log_path.read_text()[-6000:])
+            raise
     finally:
         # Ctrl-C at a terminal reaches the whole process group.
         import os
 
         os.killpg(proc.pid, signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        log.close()
+    output = log_path.read_text()
     assert proc.returncode == 0, output[-3000:]
     assert "docsign stopped" in output
