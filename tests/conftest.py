@@ -144,25 +144,7 @@ def test_pki(tmp_path_factory):  # type: ignore[no-untyped-def]
 def demo_online(tmp_path, backend):  # type: ignore[no-untyped-def]
     """Demo data whose PKI (CRL, OCSP, TSA) is served over HTTP at the settings' public URL, as
     `docsign run` serves it, so signatures of the demo keys verify with live revocation checks."""
-    from dataclasses import replace
+    from tests.support.demo import online_demo
 
-    from docsign import migrations
-    from docsign.config import load_settings, prepare_data_dir
-    from docsign.db import session_scope
-    from docsign.demo import seed_demo
-    from docsign.pki.demo import load_demo_pki
-    from tests.support.pki_server import free_port, serve_pki
-
-    port = free_port()
-    s = load_settings({
-        "DOCSIGN_DATA_DIR": str(tmp_path / "var"), "DOCSIGN_KEYS_DIR": str(tmp_path / "keys"),
-        "DOCSIGN_DATABASE_URL": backend.database, "DOCSIGN_BROKER_URL": backend.broker,
-        "DOCSIGN_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    })
-    prepare_data_dir(s)
-    s.keys_dir.mkdir(parents=True, exist_ok=True)
-    migrations.upgrade(s.database_url)
-    with session_scope(s.database_url) as session:
-        seed_demo(session, s)
-    with serve_pki(load_demo_pki(s), port):
-        yield replace(s)
+    with online_demo(tmp_path, backend) as s:
+        yield s

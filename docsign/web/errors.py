@@ -16,6 +16,14 @@ def problem(status: int, title: str, detail: str, code: str) -> Response:
     return response
 
 
+def problem_for(exc: DocsignError) -> Response:
+    response = problem(exc.http_status, exc.title, exc.message, exc.code)
+    retry_after = getattr(exc, "retry_after", None)  # rate limits say when to come back
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _wants_problem_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/problem+json"
 
@@ -24,7 +32,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DocsignError)
     def _docsign_error(exc: DocsignError):  # type: ignore[no-untyped-def]
         if _wants_problem_json():
-            return problem(exc.http_status, exc.title, exc.message, exc.code)
+            return problem_for(exc)
         return render_template("error.html", status=exc.http_status, title=exc.title,
                                detail=exc.message), exc.http_status
 

@@ -20,7 +20,6 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask.blueprints import BlueprintSetupState
 
-from docsign.config import Settings, load_settings
 from docsign.errors import DocsignError, InvalidInput
 from docsign.pki.trust import trust_roots
 from docsign.verification import ratelimit
@@ -28,9 +27,10 @@ from docsign.verification.errors import DocumentTooLarge, EmptyDocument, NotAPdf
 from docsign.verification.render import signature_views
 from docsign.verification.report import VerificationReport
 from docsign.verification.sandbox import verify_bounded
+from docsign.web.context import settings
+from docsign.web.errors import problem_for
 
 bp = Blueprint("verify", __name__)
-SETTINGS_KEY = "docsign.settings"
 LIMITER_KEY = "docsign.verify_limiter"
 PDF_TYPES = {"application/pdf", "application/x-pdf", "application/octet-stream"}
 ETSI_MEDIA_TYPE = "application/vnd.etsi.validation-report+xml"
@@ -46,18 +46,11 @@ def _exempt_from_csrf(state: BlueprintSetupState) -> None:
         csrf.exempt(bp)
 
 
-def _settings() -> Settings:
-    settings = current_app.extensions.get(SETTINGS_KEY)
-    if settings is None:
-        settings = current_app.extensions[SETTINGS_KEY] = load_settings()
-    return settings  # type: ignore[no-any-return]
-
-
 def _limit() -> None:
     """Take a token for the client's IP, or raise RateLimited (before any work is done)."""
     limiter = current_app.extensions.get(LIMITER_KEY)
     if limiter is None:
-        rate = _settings().verify_rate
+        rate = settings().verify_rate
         limiter = current_app.extensions[LIMITER_KEY] = (
             ratelimit.TokenBuckets(*rate) if rate is not None else False)
     if limiter is False:
@@ -71,9 +64,9 @@ def _limit() -> None:
 
 def _upload() -> bytes:
     """The uploaded PDF (multipart field ``file`` or a raw application/pdf body), size-checked."""
-    limit = _settings().max_upload_bytes
+    limit = settings().max_upload_bytes
     if request.content_length is not None and request.content_length > limit + 1024 * 1024:
-        raise DocumentTooLarge(f"The file is larger than the {_settings().max_upload_mb} MiB allowed.")
+        raise DocumentTooLarge(f"The file is larger than the {settings().max_upload_mb} MiB allowed.")
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
@@ -84,24 +77,14 @@ def _upload() -> bytes:
     else:
         raise NotAPdf(f"Send a PDF (application/pdf or multipart field 'file'), not {request.mimetype}.")
     if len(data) > limit:
-        raise DocumentTooLarge(f"The file is larger than the {_settings().max_upload_mb} MiB allowed.")
+        raise DocumentTooLarge(f"The file is larger than the {settings().max_upload_mb} MiB allowed.")
     if not data:
         raise EmptyDocument("The file is empty.")
     return data
 
 
 def _verify(data: bytes, *, etsi_report: bool = False) -> VerificationReport:
-    return verify_bounded(data, trust_roots(_settings()), etsi_report=etsi_report)
-
-
-def _problem(exc: DocsignError) -> Response:
-    response = jsonify({"type": f"https://docsign.invalid/problems/{exc.code}", "title": exc.title,
-                        "status": exc.http_status, "detail": exc.message})
-    response.status_code = exc.http_status
-    response.mimetype = "application/problem+json"
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
+    return verify_bounded(data, trust_roots(settings()), etsi_report=etsi_report)
 
 
 def _api_format() -> str | None:
@@ -134,7 +117,7 @@ def api_verify() -> Response:
         if xml_type is not None:
             return _xml_response(etsi_xml(report), xml_type)
     except DocsignError as exc:
-        return _problem(exc)
+        return problem_for(exc)
     response = jsonify(report.to_dict())
     response.headers["Cache-Control"] = "no-store"
     return response

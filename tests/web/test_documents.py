@@ -9,8 +9,6 @@ import io
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,6 +29,7 @@ from docsign.models import (
 )
 from docsign.web.app import create_app
 from tests.support.backends import backend_names, provision
+from tests.support.demo import online_demo
 from tests.unit.signing.pdfgen import make_pdf
 
 pytestmark = pytest.mark.backend
@@ -329,29 +328,6 @@ def test_issue_numbers_follow_on_and_are_not_reused(demo, tmp_path):
 
 # -- who may do what: the agency line and the role line ----------------------------------------------
 
-@contextmanager
-def online_demo(tmp: Path, backend_name: str) -> Iterator[Settings]:
-    """Demo data whose PKI is served at the settings' public URL (module-scoped twin of ``demo_online``)."""
-    from docsign import migrations
-    from docsign.config import load_settings, prepare_data_dir
-    from docsign.demo import seed_demo
-    from docsign.pki.demo import load_demo_pki
-    from tests.support.pki_server import free_port, serve_pki
-
-    with provision(backend_name, tmp) as backend:
-        port = free_port()
-        s = load_settings({"DOCSIGN_DATA_DIR": str(tmp / "var"), "DOCSIGN_KEYS_DIR": str(tmp / "keys"),
-                           "DOCSIGN_DATABASE_URL": backend.database, "DOCSIGN_BROKER_URL": backend.broker,
-                           "DOCSIGN_PUBLIC_URL": f"http://127.0.0.1:{port}"})
-        prepare_data_dir(s)
-        s.keys_dir.mkdir(parents=True, exist_ok=True)
-        migrations.upgrade(s.database_url)
-        with session_scope(s.database_url) as session:
-            seed_demo(session, s)
-        with serve_pki(load_demo_pki(s), port):
-            yield s
-
-
 @pytest.fixture(scope="module", params=backend_names())
 def world(request, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The province's documents at every step, a delivery to Lạc Sơn, built once per backend through the
@@ -359,7 +335,7 @@ def world(request, tmp_path_factory):  # type: ignore[no-untyped-def]
     from docsign.documents import service as ds
 
     tmp = tmp_path_factory.mktemp("documents-world")
-    with online_demo(tmp, request.param) as settings:
+    with provision(request.param, tmp) as backend, online_demo(tmp, backend) as settings:
         def actor(login: str) -> ds.Actor:
             with session_scope(settings.database_url) as s:
                 u = s.scalar(select(User).where(User.login == login))
