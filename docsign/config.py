@@ -40,7 +40,8 @@ class Settings:
     redeliver_after_seconds: int = 120
     """A delivery still queued this long after its message went out is published again."""
     delivery_attempts: int = 8
-    """How often a delivery is published before it is dead-lettered for an admin to re-drive."""
+    """Attempts before a delivery is dead-lettered for an admin to re-drive: a worker's tries after
+    retryable faults (with backoff), and the relay's publications of a delivery no one answered."""
     secret_key_override: str | None = None
     """DOCSIGN_SECRET_KEY when set; otherwise a key generated once into the data dir."""
     verify_rate: tuple[int, int] | None = (600, 60)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,6 +16,7 @@ from docsign.config import Settings
 from docsign.db import session_scope
 from docsign.errors import DocsignError
 
+log = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 2
 RETRY_CAP_SECONDS = 300
 
@@ -26,7 +28,6 @@ def backoff_seconds(retries: int) -> float:
 
 class DocsignTask(Task):  # type: ignore[misc]
     abstract = True
-    max_retries = 8
     acks_late = True
     reject_on_worker_lost = True
     give_up: Any = None
@@ -42,6 +43,47 @@ class DocsignTask(Task):  # type: ignore[misc]
         with session_scope(self.settings.database_url) as session:
             yield session
 
+    def each(self, items: list[int], argument: str, work: Callable[[Session, int], object]) -> int:
+        """Do ``work`` for each of ``items`` (ids), each in a transaction of its own, for a task that takes
+        them as ``argument``: an item that fails for good is given up alone (``give_up``) and the others go
+        on; items that failed for now (retryable errors, the database away) are retried together, later,
+        with backoff. Returns how many items were done."""
+        later: list[int] = []
+        error: BaseException | None = None
+        done = 0
+        for item in items:
+            try:
+                with self.session() as session:
+                    work(session, item)
+                done += 1
+            except (DocsignError, OperationalError) as exc:
+                if isinstance(exc, OperationalError) or exc.retryable:
+                    later.append(item)
+                    error = exc
+                else:
+                    self._give_up_item(argument, item, exc)
+            except Exception as exc:  # a bug must not hold up the other items: record it, go on
+                log.exception("%s %s failed", self.name, item)
+                self._give_up_item(argument, item, exc)
+        if later:
+            raise self._retry_later(error, kwargs={argument: later})
+        return done
+
+    def _retry_later(self, exc: BaseException | None, **options: Any) -> BaseException:
+        """Celery's retry, with backoff and jitter; after DOCSIGN_DELIVERY_ATTEMPTS attempts in all it
+        re-raises ``exc`` and the task fails for good (``give_up``)."""
+        return self.retry(exc=exc, countdown=backoff_seconds(self.request.retries),  # type: ignore[no-any-return]
+                          max_retries=self.settings.delivery_attempts - 1, **options)
+
+    def _give_up_item(self, argument: str, item: int, exc: BaseException) -> None:
+        log.warning("%s %s given up: %s", self.name, item, exc.message if isinstance(exc, DocsignError) else exc)
+        if self.give_up is None:
+            return
+        try:
+            self.give_up((), {argument: [item]}, exc)
+        except Exception:  # e.g. the database went away meanwhile: the relay's sweeper finds the item later
+            log.exception("%s %s: recording the failure failed", self.name, item)
+
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if self.give_up is not None:
             self.give_up(args, kwargs, exc)  # bound: the task is passed as ``task``
@@ -49,9 +91,8 @@ class DocsignTask(Task):  # type: ignore[misc]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
-        except DocsignError as exc:
-            if exc.retryable:
-                raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
-            raise
-        except OperationalError as exc:  # the database went away: try again later
-            raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
+        except (DocsignError, OperationalError) as exc:  # OperationalError: the database went away
+            retryable = isinstance(exc, OperationalError) or exc.retryable
+            if not retryable or self.request.retries >= self.settings.delivery_attempts - 1:
+                raise  # for good (or ``each`` already spent the last try)
+            raise self._retry_later(exc) from exc

@@ -19,26 +19,27 @@ def ping(self: DocsignTask, nonce: str) -> dict[str, Any]:
 
 
 def _dead_letter(task: DocsignTask, args: Any, kwargs: Any, exc: BaseException) -> None:
-    delivery_id = kwargs.get("delivery_id") if kwargs else (args[0] if args else None)
-    if delivery_id is None:
-        return
+    """Deliveries that failed for good (or ran out of retries): dead-lettered, for an admin to re-drive.
+    Those already handled are left as they are."""
     reason = exc.message if isinstance(exc, DocsignError) else f"{type(exc).__name__}: {exc}"
     with task.session() as session:
-        exchange_service.dead_letter(session, int(delivery_id), reason)
+        for delivery_id in (kwargs or {}).get("delivery_ids", ()):
+            exchange_service.dead_letter(session, int(delivery_id), reason)
 
 
 # The outcome of a delivery or a status is recorded in the exchange tables; a task result would only be
 # one more row to write per message, so none is kept.
 @celery_app.task(base=DocsignTask, name=exchange_service.DELIVER_TASK, bind=True, give_up=_dead_letter,
                  ignore_result=True)
-def deliver(self: DocsignTask, delivery_id: int) -> str:
-    """The recipient's queue: verify the document and file it in the inbox (or answer 02)."""
-    with self.session() as session:
-        return exchange_service.receive(session, self.settings, delivery_id).state
+def deliver(self: DocsignTask, delivery_ids: list[int]) -> int:
+    """The recipient's queue: verify each document and file it in the inbox (or answer 02), one
+    transaction per delivery (the relay sends the deliveries waiting for this agency together)."""
+    return self.each(delivery_ids, "delivery_ids",
+                     lambda session, delivery_id: exchange_service.receive(session, self.settings, delivery_id))
 
 
 @celery_app.task(base=DocsignTask, name=exchange_service.STATUS_TASK, bind=True, ignore_result=True)
-def status(self: DocsignTask, status_event_id: int) -> None:
-    """The other side's queue: a status packet arrived."""
+def status(self: DocsignTask, status_event_ids: list[int]) -> int:
+    """The other side's queue: status packets arrived (those the relay had waiting for this agency)."""
     with self.session() as session:
-        exchange_service.status_reached(session, self.settings, status_event_id)
+        return exchange_service.status_reached(session, self.settings, status_event_ids)

@@ -322,14 +322,13 @@ def seal_problems(session: Session, report: VerificationReport, sender: Agency) 
                             f"{reason})")
     if problems:
         return problems
+    signers = [sig.signer for sig in report.signatures if sig.signer is not None]
+    if any(signer.organization == sender.name for signer in signers):
+        return []
     registered = {_cert_id(der) for der in session.scalars(select(KeyRef.certificate_der).where(
         KeyRef.agency_id == sender.id, KeyRef.kind == KeyKind.SEAL))}
-    for sig in report.signatures:
-        signer = sig.signer
-        if signer is None:
-            continue
-        if signer.organization == sender.name or (signer.serial, signer.issuer) in registered:
-            return []
+    if any((signer.serial, signer.issuer) in registered for signer in signers):
+        return []
     return [f"no signature belongs to the sending agency {sender.name} ({sender.code}): the seal certificate's "
             "organisation must match the directory, or the key must be registered to the agency"]
 
@@ -400,11 +399,11 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
         blob_key = store.put_bytes(pdf).key
     inbox.revisions.append(DocumentRevision(number=1, sha256=blob_key, size=len(pdf), action="receive"))
     session.add(inbox)
-    session.flush()  # the unique received_via_delivery_id makes a second inbox entry impossible
-    delivery.inbox_document_id = inbox.id
+    delivery.inbox_document = inbox
+    # One flush writes the inbox document (whose unique received_via_delivery_id makes a second inbox
+    # entry impossible), the delivery's link to it and the 01 event, before the audit append.
     _status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
                   "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid")
-    session.flush()  # write everything else before the audit append, which serialises writers until commit
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",
                  agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
                  details={"exchange": exchange.id})
@@ -414,13 +413,15 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
 def _claim(session: Session, delivery: Delivery, code: StatusCode) -> bool:
     """Move a queued delivery on with a conditional UPDATE; False when another run got there first."""
     target = next_state(delivery.state, code, by=Party.RECEIVER)
+    now = utcnow()
     result = session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.state == delivery.state)
-                             .values(state=target.value, updated_at=utcnow()))
+                             .values(state=target.value, updated_at=now)
+                             .execution_options(synchronize_session=False))  # set below, without a query
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.expire(delivery)
         return False
     set_committed_value(delivery, "state", target.value)  # what the UPDATE wrote; no need to read it back
-    session.expire(delivery, ["updated_at"])
+    set_committed_value(delivery, "updated_at", now)
     return True
 
 
@@ -451,19 +452,35 @@ def _status_event(session: Session, store: BlobStore, delivery: Delivery, packet
     return event
 
 
-def status_reached(session: Session, settings: Settings, status_event_id: int) -> None:
-    """The other side has the status packet: read it and note when it arrived (idempotent)."""
-    event = session.get(StatusEvent, status_event_id,
-                        options=[joinedload(StatusEvent.delivery).joinedload(Delivery.exchange)])
-    if event is None:
-        raise NotFound(f"status event {status_event_id} does not exist")
-    if event.received_at is not None:
-        return
-    if event.packet_sha256:
-        packet = edxml.parse_status_packet(BlobStore(settings.blob_dir).read_bytes(event.packet_sha256))
-        if packet.response_for.document_id != event.delivery.exchange.edxml_document_id:
-            raise InvalidInput(f"status packet {status_event_id} answers another document")
-    event.received_at = utcnow()
+def status_reached(session: Session, settings: Settings, status_event_ids: Sequence[int]) -> int:
+    """The other side has these status packets: read each and note when it arrived (idempotent).
+
+    The relay sends the status packets waiting for one agency together (:func:`publish_outbox`), so
+    they are taken in here in one transaction. A packet that cannot be read or answers another
+    document is logged and left unanswered (the relay's sweeper offers it again a bounded number of
+    times); the others are recorded. Returns how many were newly recorded."""
+    events = session.scalars(select(StatusEvent).where(StatusEvent.id.in_(status_event_ids))
+                             .options(joinedload(StatusEvent.delivery).joinedload(Delivery.exchange))).all()
+    for missing in sorted(set(status_event_ids) - {e.id for e in events}):
+        log.error("status event %s does not exist: message ignored", missing)
+    store = BlobStore(settings.blob_dir)
+    now = utcnow()
+    recorded = 0
+    for event in events:
+        if event.received_at is not None:
+            continue
+        if event.packet_sha256:
+            try:
+                packet = edxml.parse_status_packet(store.read_bytes(event.packet_sha256))
+            except DocsignError as exc:
+                log.error("status packet %s cannot be read: %s", event.id, exc.message)
+                continue
+            if packet.response_for.document_id != event.delivery.exchange.edxml_document_id:
+                log.error("status packet %s answers another document: not recorded", event.id)
+                continue
+        event.received_at = now
+        recorded += 1
+    return recorded
 
 
 def record_status(session: Session, settings: Settings, delivery_id: int, code: str, *, by_agency_code: str,
@@ -532,20 +549,48 @@ def redrive(session: Session, *, actor: str, delivery_ids: Sequence[int] | None 
     return moved
 
 
+BATCHES = {DELIVER_TASK: ("delivery_id", "delivery_ids", 10), STATUS_TASK: ("status_event_id", "status_event_ids", 100)}
+"""task → (the outbox row's key, the message's key, most rows per message): rows for the same task and
+queue travel together. At most 10 deliveries a message keeps one message's work around a second."""
+
+
 def publish_outbox(session: Session, publish: Callable[[str, str, dict[str, object]], None], limit: int = 500) -> int:
-    """Publish unpublished outbox rows in order; stops at the first broker error (the rest wait)."""
+    """Publish unpublished outbox rows; stops at the first broker error (the rest wait).
+
+    Under load, rows come in bursts: those for the same task and agency queue go out as one message
+    (``delivery_ids``, ``status_event_ids``), so a worker takes a burst with one broker round trip and
+    a sender records a burst of status packets in one transaction. Messages go out in the order of
+    their first row. Returns how many rows were published."""
     rows = session.scalars(select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
                            .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)).all()
-    sent = 0
+    open_batches: dict[tuple[str, str], list[OutboxMessage]] = {}
+    batches: list[list[OutboxMessage]] = []
     for row in rows:
+        key = (row.task_name, row.queue)
+        batch = open_batches.get(key)
+        if batch is None or row.task_name not in BATCHES or len(batch) >= BATCHES[row.task_name][2]:
+            batch = open_batches[key] = []
+            batches.append(batch)
+        batch.append(row)
+    sent = 0
+    for batch in batches:
+        first = batch[0]
+        if first.task_name in BATCHES:
+            row_key, message_key, _ = BATCHES[first.task_name]
+            payload: dict[str, object] = {message_key: [int(r.payload[row_key]) for r in batch]}
+        else:
+            payload = dict(first.payload)
         try:
-            publish(row.task_name, row.queue, dict(row.payload))
+            publish(first.task_name, first.queue, payload)
         except Exception as exc:  # the broker's own error types vary by transport
-            row.attempts += 1
-            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            for row in batch:
+                row.attempts += 1
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             break
-        row.published_at = utcnow()
-        sent += 1
+        published_at = utcnow()
+        for row in batch:
+            row.published_at = published_at
+        sent += len(batch)
     return sent
 
 

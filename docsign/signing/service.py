@@ -6,7 +6,6 @@ from file to file, and writes the output completely or not at all.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import threading
@@ -42,6 +41,7 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
 )
 
+from docsign import aio
 from docsign.errors import DocsignError
 from docsign.pki.keys import KeyHandle
 from docsign.signing import forms, roles
@@ -78,7 +78,7 @@ class SignResult:
 def sign_pdf(input_path: Path | str, output_path: Path | str, key: KeyHandle, request: SignRequest,
              *, pdf_password: bytes | None = None) -> SignResult:
     """Sign ``input_path`` into ``output_path`` (which may be the same file)."""
-    return asyncio.run(async_sign_pdf(input_path, output_path, key, request, pdf_password=pdf_password))
+    return aio.run(async_sign_pdf(input_path, output_path, key, request, pdf_password=pdf_password))
 
 
 async def async_sign_pdf(input_path: Path | str, output_path: Path | str, key: KeyHandle, request: SignRequest,

@@ -7,7 +7,6 @@ checks, and one verdict table (:mod:`docsign.verification.indications`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -36,6 +35,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import InsufficientRevinfoError, NotYetValidError
 
+from docsign import aio
 from docsign.pki.trust import build_validation_context, remember_fetched
 from docsign.verification import parsed, speedups, structure
 from docsign.verification.errors import (
@@ -184,7 +184,7 @@ def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, off
                     doc.doc_timestamp_revisions.append(revision)
                 continue
             signatures.append((fq_name, sig_obj, field, vanished))
-        verified = asyncio.run(_verify_all(doc, signatures))
+        verified = aio.run(_verify_all(doc, signatures))
         verified.extend((r, None) for r in _unreferenced_signatures(data, len(fields)))
         ordered = sorted(verified, key=lambda v: (v[0].revision if v[0].revision is not None else 1 << 30))
         etsi_xml = None

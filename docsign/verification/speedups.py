@@ -1,9 +1,9 @@
-"""Two drop-in replacements for hot spots of pyHanko 0.38 and asn1crypto 1.5 that verification hits.
+"""Drop-in replacements for hot spots of pyHanko 0.38 and asn1crypto 1.5 that verification hits.
 
-Both are exact: same results, same exceptions, same stream positions; each keeps the library's own
-function as the reference and fallback, and ``tests/unit/verification/test_speedups.py`` checks the
-equivalence. :func:`install` is called when :mod:`docsign.verification.engine` is imported and only
-changes this process.
+Each is exact: same results, same exceptions, same stream positions; each keeps the library's own
+function as the reference (and the fallback, where one is needed), and
+``tests/unit/verification/test_speedups.py`` checks the equivalence. :func:`install` is called when
+:mod:`docsign.verification.engine` is imported and only changes this process.
 
 * **Hex strings.** A PAdES signature value is a hex string of 20-60 kB in the signature dictionary;
   pyHanko reads it with two Python function calls per character, which was a third of a 1-page
@@ -19,6 +19,13 @@ changes this process.
   value of every freshly parsed certificate (the signer's, the CMS bag's, the OCSP responder's, the
   trust roots' registry); it is a pure function of the string, so its results are memoised
   (bounded LRU). Values that fail preparation raise every time, as before.
+* **Whole names.** pyHanko matches a CMS signer's issuer and serial against every certificate in the
+  bag, and certvalidator keys its registries by ``Name.hashable``: each re-walks the parsed name. Both
+  are functions of the name's RDN sequence alone (asn1crypto compares and hashes ``name.chosen``), a
+  pure function of its encoding (``dump()``, which re-encodes a mutated sequence; the encoding leaves
+  out the explicit tag a name carries inside a GeneralName), so
+  :func:`name_eq` and :func:`name_hashable` memoise them by encoding (bounded LRU). A name read from
+  BER keeps its bytes, and the memo parses those same bytes again.
 """
 
 from __future__ import annotations
@@ -40,6 +47,11 @@ PYHANKO_READ_ARRAY = generic.ArrayObject.read_from_stream
 """pyHanko's original array reader (a static method)."""
 ASN1CRYPTO_STRING_PREP = asn1_x509.NameTypeAndValue._ldap_string_prep
 """asn1crypto's original RFC 4518 preparation (an instance method that does not use ``self``)."""
+ASN1CRYPTO_NAME_EQ = asn1_x509.Name.__eq__
+"""asn1crypto's RFC 5280 name comparison."""
+ASN1CRYPTO_NAME_HASHABLE = asn1_x509.Name.hashable.fget
+"""asn1crypto's ``Name.hashable`` (the property's getter)."""
+NAME_CACHE_SIZE = 4096
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _FIRST_CHUNK = 512
 _MAX_CHUNK = 1 << 20
@@ -136,8 +148,32 @@ def ldap_string_prep(self: Any, string: Any) -> Any:
     return _prepared(string)
 
 
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
+def _names_equal(first: bytes, second: bytes) -> bool:
+    return asn1_x509.RDNSequence.load(first) == asn1_x509.RDNSequence.load(second)  # as Name.__eq__ does
+
+
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
+def _hashable(encoding: bytes) -> str:
+    return asn1_x509.RDNSequence.load(encoding).hashable  # type: ignore[no-any-return]
+
+
+def name_eq(self: Any, other: Any) -> Any:
+    """RFC 5280 equality of two X.509 names, memoised by their encodings."""
+    if not isinstance(other, asn1_x509.Name):
+        return False
+    return _names_equal(self.chosen.dump(), other.chosen.dump())
+
+
+def name_hashable(self: Any) -> Any:
+    """``Name.hashable``, memoised by the name's encoding."""
+    return _hashable(self.chosen.dump())
+
+
 def install() -> None:
     """Use the replacements in this process (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
     generic.ArrayObject.read_from_stream = staticmethod(read_array_from_stream)  # type: ignore[method-assign]
     asn1_x509.NameTypeAndValue._ldap_string_prep = ldap_string_prep  # type: ignore[method-assign]
+    asn1_x509.Name.__eq__ = name_eq  # type: ignore[method-assign,assignment]
+    asn1_x509.Name.hashable = property(name_hashable)  # type: ignore[method-assign,assignment]

@@ -125,7 +125,9 @@ def test_receipt_files_the_document_once_and_answers_01(demo_online, sealed):
             s.flush()
         s.rollback()
     with session_scope(demo_online.database_url) as s:
-        svc.status_reached(s, demo_online, event_id)
+        assert svc.status_reached(s, demo_online, [event_id]) == 1
+    with session_scope(demo_online.database_url) as s:
+        assert svc.status_reached(s, demo_online, [event_id]) == 0  # a redelivered message
     with session_scope(demo_online.database_url) as s:
         assert s.get(StatusEvent, event_id).received_at is not None
         assert s.get(Delivery, second).state == "queued"
@@ -241,6 +243,70 @@ def test_outbox_reaches_the_real_broker_in_order(demo_online, sealed):
             queue = conn.SimpleQueue(f"agency.{code}")
             message = queue.get(timeout=10)
             assert message.headers["task"] == svc.DELIVER_TASK
-            assert message.payload[1] == {"delivery_id": delivery_id}
+            assert message.payload[1] == {"delivery_ids": [delivery_id]}
             message.ack()
             queue.close()
+
+
+def test_the_relay_sends_what_waits_for_one_queue_together_in_bounded_batches(demo_online):
+    """Rows for the same task and queue share a message (at most BATCHES' limit each), in the order of
+    their first row; other tasks go one row a message."""
+    with session_scope(demo_online.database_url) as s:
+        for n in range(23):
+            svc._enqueue(s, svc.DELIVER_TASK, LAC_SON if n % 2 else TAN_LAC, delivery_id=n + 1)
+        s.add(OutboxMessage(task_name="docsign.ping", queue="docsign", payload={"nonce": "x"}))
+        s.add(OutboxMessage(task_name="docsign.ping", queue="docsign", payload={"nonce": "y"}))
+    published: list[tuple[str, str, dict[str, object]]] = []
+    with session_scope(demo_online.database_url) as s:
+        assert svc.publish_outbox(s, lambda *m: published.append(m)) == 25
+    evens, odds = list(range(1, 24, 2)), list(range(2, 24, 2))
+    assert published == [
+        (svc.DELIVER_TASK, f"agency.{TAN_LAC}", {"delivery_ids": evens[:10]}),
+        (svc.DELIVER_TASK, f"agency.{LAC_SON}", {"delivery_ids": odds[:10]}),
+        (svc.DELIVER_TASK, f"agency.{TAN_LAC}", {"delivery_ids": evens[10:]}),
+        (svc.DELIVER_TASK, f"agency.{LAC_SON}", {"delivery_ids": odds[10:]}),
+        ("docsign.ping", "docsign", {"nonce": "x"}),
+        ("docsign.ping", "docsign", {"nonce": "y"}),
+    ]
+
+
+def test_a_failed_publication_leaves_the_batch_and_the_rest_unpublished(demo_online):
+    with session_scope(demo_online.database_url) as s:
+        for n in range(3):
+            svc._enqueue(s, svc.DELIVER_TASK, LAC_SON if n == 2 else TAN_LAC, delivery_id=n + 1)
+
+    def broker_down(*_message: object) -> None:
+        raise ConnectionError("broker unreachable")
+
+    with session_scope(demo_online.database_url) as s:
+        assert svc.publish_outbox(s, broker_down) == 0
+    with session_scope(demo_online.database_url) as s:
+        rows = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [(r.published_at, r.attempts) for r in rows] == [(None, 1), (None, 1), (None, 0)]
+        assert "broker unreachable" in rows[0].last_error
+
+
+def test_status_packets_for_one_agency_travel_together(demo_online, sealed):
+    """The relay sends the status packets waiting for one agency in one message; the other side records
+    each, and one that answers another document is left unrecorded without holding up the rest."""
+    published: list[tuple[str, str, dict[str, object]]] = []
+    first, second = _delivery_ids(demo_online, _send(demo_online, sealed))
+    with session_scope(demo_online.database_url) as s:
+        assert svc.publish_outbox(s, lambda *m: published.append(m)) == 2  # the two deliveries
+    _receive(demo_online, first)
+    _receive(demo_online, second)
+    with session_scope(demo_online.database_url) as s:
+        assert svc.publish_outbox(s, lambda *m: published.append(m)) == 2  # two 01 packets, one message
+        events = [s.scalars(select(StatusEvent).where(StatusEvent.delivery_id == d, StatusEvent.code == "01")).one()
+                  for d in (first, second)]
+        ids = [e.id for e in events]
+        other = edxml.parse_status_packet(BlobStore(demo_online.blob_dir).read_bytes(events[1].packet_sha256))
+        forged = replace(other, response_for=replace(other.response_for, document_id="000.00.00.H30,2020/01/01,99/VP"))
+        events[1].packet_sha256 = BlobStore(demo_online.blob_dir).put_bytes(edxml.build_status_packet(forged)).key
+    assert [m[0] for m in published] == [svc.DELIVER_TASK, svc.DELIVER_TASK, svc.STATUS_TASK]
+    assert published[2][1:] == (f"agency.{PROVINCE}", {"status_event_ids": ids})
+    with session_scope(demo_online.database_url) as s:
+        assert svc.status_reached(s, demo_online, [*ids, 999_999]) == 1
+    with session_scope(demo_online.database_url) as s:
+        assert s.get(StatusEvent, ids[0]).received_at is not None
+        assert s.get(StatusEvent, ids[1]).received_at is None

@@ -69,6 +69,67 @@ def test_names_still_compare_per_rfc_5280() -> None:
     assert a == b and a != c and a.hashable == b.hashable
 
 
+NAME_PARTS = st.fixed_dictionaries({}, optional={
+    "common_name": st.sampled_from(["Nguyễn Văn A", "nguyễn  văn a", "NGUYỄN VĂN A", "Trần Thị B", " x "]),
+    "organization_name": st.sampled_from(["UBND tỉnh Hòa Bình", "ubnd  tỉnh hòa bình", "Sở TT&TT"]),
+    "country_name": st.sampled_from(["VN", "vn"]),
+    "locality_name": st.sampled_from(["Hòa Bình", "Lạc Sơn"]),
+})
+
+
+def reference_eq(first: asn1_x509.Name, second: object) -> object:
+    try:
+        return speedups.ASN1CRYPTO_NAME_EQ(first, second)
+    except Exception as exc:
+        return type(exc).__name__
+
+
+@settings(max_examples=300, deadline=None)
+@given(NAME_PARTS, NAME_PARTS)
+def test_names_compare_and_hash_like_asn1crypto(first: dict[str, str], second: dict[str, str]) -> None:
+    speedups.install()
+    # parsed from DER (as in a certificate) and freshly built: both kinds of Name object
+    a, b = asn1_x509.Name.load(asn1_x509.Name.build(first).dump()), asn1_x509.Name.build(second)
+    assert (a == b) == reference_eq(a, b) and (a != b) == (not reference_eq(a, b))
+    assert a.hashable == speedups.ASN1CRYPTO_NAME_HASHABLE(a) and b.hashable == speedups.ASN1CRYPTO_NAME_HASHABLE(b)
+
+
+def test_a_changed_name_is_compared_as_it_is_now() -> None:
+    speedups.install()
+    a = asn1_x509.Name.build({"common_name": "Nguyễn Văn A"})
+    b = asn1_x509.Name.build({"common_name": "Nguyễn Văn A"})
+    assert a == b
+    b.chosen[0][0]["value"] = asn1_x509.DirectoryString(name="utf8_string", value="Trần Thị B")
+    assert a != b and b.hashable == speedups.ASN1CRYPTO_NAME_HASHABLE(b) and "trần" in b.hashable
+
+
+def test_names_read_from_ber_compare_like_asn1crypto() -> None:
+    speedups.install()
+    der = asn1_x509.Name.build({"common_name": "Nguyễn Văn A"}).dump()
+    rdn = der[2:]  # the one RDN, a SET with a short length
+    indefinite = b"\x31\x80" + rdn[2:] + b"\x00\x00"
+    ber = asn1_x509.Name.load(bytes([0x30, len(indefinite)]) + indefinite)
+    parsed = asn1_x509.Name.load(der)
+    assert (ber == parsed) is reference_eq(ber, parsed) is True
+    assert ber.hashable == speedups.ASN1CRYPTO_NAME_HASHABLE(ber) == parsed.hashable
+
+
+def test_a_name_inside_a_general_name_compares_like_asn1crypto() -> None:
+    speedups.install()
+    name = asn1_x509.Name.build({"common_name": "Nguyễn Văn A", "organization_name": "UBND"})
+    general = asn1_x509.GeneralNames.load(asn1_x509.GeneralNames([asn1_x509.GeneralName(
+        name="directory_name", value=name)]).dump())[0].chosen  # explicitly tagged [4], as in an ESS IssuerSerial
+    other = asn1_x509.Name.build({"common_name": "nguyễn văn a", "organization_name": "ubnd"})
+    assert general.dump() != name.dump()
+    assert (general == name) is reference_eq(general, name) is True and (general == other) is True
+    assert general.hashable == speedups.ASN1CRYPTO_NAME_HASHABLE(general) == other.hashable
+
+
+def test_a_name_is_never_equal_to_something_else() -> None:
+    speedups.install()
+    assert asn1_x509.Name.build({"common_name": "A"}) != "A"
+
+
 class _Container:
     """What pyHanko's reader passes as container_ref: something that names the PDF handler."""
 
