@@ -26,6 +26,12 @@ function as the reference (and the fallback, where one is needed), and
   out the explicit tag a name carries inside a GeneralName), so
   :func:`name_eq` and :func:`name_hashable` memoise them by encoding (bounded LRU). A name read from
   BER keeps its bytes, and the memo parses those same bytes again.
+* **Certificates in a CMS bag.** Every document an agency seals carries the same seal and CA
+  certificates, and pyHanko parses them afresh from each signature (and again for each use).
+  :func:`extract_certificate_info` returns, for each certificate pyHanko extracted, the object this
+  process already parsed from the same DER bytes (bounded LRU), so what asn1crypto and certvalidator
+  derived from it once (names, keys, extensions) is reused. Same bytes, same certificate: the result
+  differs from pyHanko's only in object identity.
 """
 
 from __future__ import annotations
@@ -34,12 +40,16 @@ import binascii
 import functools
 import os
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import ContentOpReading
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
+from pyhanko.sign import general
+from pyhanko.sign.validation import ades, dss, generic_cms
 
 PYHANKO_READ_HEX_STRING = generic.read_hex_string_from_stream
 """pyHanko's original reader (the reference, and the fallback)."""
@@ -52,6 +62,11 @@ ASN1CRYPTO_NAME_EQ = asn1_x509.Name.__eq__
 ASN1CRYPTO_NAME_HASHABLE = asn1_x509.Name.hashable.fget
 """asn1crypto's ``Name.hashable`` (the property's getter)."""
 NAME_CACHE_SIZE = 4096
+PYHANKO_EXTRACT_CERTIFICATE_INFO = general.extract_certificate_info
+"""pyHanko's extraction of a SignedData's certificates (signer's, others, attribute certificates)."""
+CERTIFICATE_CACHE_SIZE = 1024
+_EXTRACTORS = (general, generic_cms, dss, ades)
+"""The modules that call ``extract_certificate_info`` by a name of their own."""
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _FIRST_CHUNK = 512
 _MAX_CHUNK = 1 << 20
@@ -170,6 +185,38 @@ def name_hashable(self: Any) -> Any:
     return _hashable(self.chosen.dump())
 
 
+class _Certificates:
+    """Parsed certificates by DER encoding, the most recently used kept (thread safe)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[bytes, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def interned(self, cert: Any) -> Any:
+        key = cert.dump()
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+            self._items[key] = cert
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return cert
+
+
+CERTIFICATES = _Certificates(CERTIFICATE_CACHE_SIZE)
+
+
+def extract_certificate_info(signed_data: Any) -> Any:
+    """pyHanko's certificate extraction, each certificate replaced by this process's parse of the same bytes."""
+    info = PYHANKO_EXTRACT_CERTIFICATE_INFO(signed_data)
+    return general.SignedDataCerts(signer_cert=CERTIFICATES.interned(info.signer_cert),
+                                   other_certs=[CERTIFICATES.interned(c) for c in info.other_certs],
+                                   attribute_certs=info.attribute_certs)
+
+
 def install() -> None:
     """Use the replacements in this process (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
@@ -177,3 +224,5 @@ def install() -> None:
     asn1_x509.NameTypeAndValue._ldap_string_prep = ldap_string_prep  # type: ignore[method-assign]
     asn1_x509.Name.__eq__ = name_eq  # type: ignore[method-assign,assignment]
     asn1_x509.Name.hashable = property(name_hashable)  # type: ignore[method-assign,assignment]
+    for module in _EXTRACTORS:
+        module.extract_certificate_info = extract_certificate_info  # type: ignore[attr-defined]

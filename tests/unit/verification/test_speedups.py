@@ -187,3 +187,52 @@ token = st.one_of(
 def test_random_reference_arrays_read_like_pyhanko(tokens, sep, end) -> None:  # type: ignore[no-untyped-def]
     data = b"[" + sep.join(tokens) + end
     assert array_outcome(speedups.read_array_from_stream, data) == array_outcome(speedups.PYHANKO_READ_ARRAY, data)
+
+
+def _signed_data(pdf: bytes):  # type: ignore[no-untyped-def]
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return [s.signed_data for s in PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures]
+
+
+def _ders(info):  # type: ignore[no-untyped-def]
+    return (info.signer_cert.dump(), [c.dump() for c in info.other_certs], [c.dump() for c in info.attribute_certs])
+
+
+def test_certificates_come_out_as_pyhanko_gives_them_parsed_once(docs) -> None:  # type: ignore[no-untyped-def]
+    speedups.install()
+    first, second = _signed_data(docs.two)  # two signers, each CMS with its own copy of the CA certificate
+    for signed_data in (first, second):
+        assert _ders(speedups.extract_certificate_info(signed_data)) == \
+            _ders(speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO(signed_data))
+    one, other = speedups.extract_certificate_info(first), speedups.extract_certificate_info(second)
+    assert one.signer_cert.dump() != other.signer_cert.dump()
+    shared = {c.dump() for c in one.other_certs} & {c.dump() for c in other.other_certs}
+    assert shared, "both signers' bags carry the issuing CA"
+    ca = next(c for c in one.other_certs if c.dump() in shared)
+    assert any(c is ca for c in other.other_certs)  # the same bytes: the same parsed object
+    again = speedups.extract_certificate_info(_signed_data(docs.two)[0])  # a fresh parse of the same file
+    assert again.signer_cert is one.signer_cert
+
+
+def test_a_bag_without_the_signers_certificate_fails_as_in_pyhanko(docs) -> None:  # type: ignore[no-untyped-def]
+    from asn1crypto import cms
+    from pyhanko.sign.general import CMSExtractionError
+
+    speedups.install()
+    signed_data = _signed_data(docs.b_b)[0].copy()
+    signed_data["certificates"] = cms.CertificateSet([])
+    for extract in (speedups.extract_certificate_info, speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO):
+        with pytest.raises(CMSExtractionError, match="signer certificate not included"):
+            extract(signed_data)
+
+
+def test_the_certificate_memo_is_bounded(docs) -> None:  # type: ignore[no-untyped-def]
+    bags = [speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO(sd) for sd in _signed_data(docs.two)]
+    distinct = list({c.dump(): c for bag in bags for c in (bag.signer_cert, *bag.other_certs)}.values())[:3]
+    assert len(distinct) == 3
+    memo = speedups._Certificates(2)
+    assert [memo.interned(c) is c for c in distinct] == [True, True, True]
+    copy_of_first = asn1_x509.Certificate.load(distinct[0].dump())
+    assert memo.interned(copy_of_first) is copy_of_first  # the first was evicted when the third came
+    assert memo.interned(asn1_x509.Certificate.load(distinct[2].dump())) is distinct[2]
