@@ -13,9 +13,11 @@ optional fields), and check the field limits of §1.2 both ways. Every broken ru
 in one :class:`PacketFieldError` whose message names each field path.
 
 Parsing is safe by construction: no DTD is loaded, no entity is expanded, nothing is fetched from the
-network, and a packet that declares a DOCTYPE at all is refused. ``huge_tree`` stays off, so libxml2
-caps every text node at 10 MB: one attachment can hold at most :data:`MAX_ATTACHMENT_BYTES`, and the
-builder refuses to write what the parser would refuse to read.
+network, and a packet that declares a DOCTYPE at all is refused. An attachment is one base64 text node:
+for UTF-8 packets (what QCVN 102 prescribes and the builder writes), where the byte scan for DTDs is
+conclusive, libxml2's 10 MB cap on text nodes is lifted (``huge_tree``) and the packet size bound
+is the only limit; a packet in another encoding is read with the cap, so its attachments hold at most
+:data:`MAX_ATTACHMENT_BYTES_OTHER_ENCODINGS`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ VN_TZ = timezone(timedelta(hours=7), "+07:00")
 DEFAULT_MAX_PACKET_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_ATTACHMENTS = 100
 # libxml2 without huge_tree refuses text nodes over 10,000,000 characters; base64 turns 3 bytes into 4.
-MAX_ATTACHMENT_BYTES = 7_500_000
+MAX_ATTACHMENT_BYTES_OTHER_ENCODINGS = 7_500_000
 
 DATE_FORMAT = "%Y/%m/%d"
 TIMESTAMP_FORMAT = "%Y/%m/%d %H:%M:%S"
@@ -423,11 +425,6 @@ def _check_attachments(p: _Problems, attachments: tuple[Attachment, ...], *, str
         p.text(f"{path}/AttachmentName", a.attachment_name, 255, required=True)
         p.text(f"{path}/ContentType", a.content_type, 100, required=True)
         p.text(f"{path}/Description", a.description)
-        if len(a.data) > MAX_ATTACHMENT_BYTES:
-            raise PacketTooLarge(
-                f"attachment {a.attachment_name!r} is {len(a.data):,} bytes; one attachment can hold at most "
-                f"{MAX_ATTACHMENT_BYTES:,} bytes"
-            )
 
 
 def validate_document_packet(
@@ -652,16 +649,17 @@ def _safe_root(data: bytes, max_bytes: int) -> etree._Element:
     # Refuse DTDs outright, before libxml2 reads a single declaration (defusedxml's forbid_dtd).
     if any(marker in data for marker in _DTD_MARKERS):
         raise UnsafeXml(_UNSAFE)
+    utf8 = _is_utf8(data)
     parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=utf8, remove_comments=True, remove_pis=True
     )
     try:
         root = etree.fromstring(bytes(data), parser)
     except etree.XMLSyntaxError as exc:
-        if "too long" in str(exc) or "huge" in str(exc).lower():
+        if not utf8 and ("too long" in str(exc) or "huge" in str(exc).lower()):
             raise PacketTooLarge(
-                f"a field or attachment in the packet is too large to read (at most {MAX_ATTACHMENT_BYTES:,} bytes "
-                f"per attachment): {exc}"
+                f"a field or attachment in the packet is too large to read: in an encoding other than UTF-8 an "
+                f"attachment holds at most {MAX_ATTACHMENT_BYTES_OTHER_ENCODINGS:,} bytes ({exc})"
             ) from None
         raise InvalidPacket(f"the packet is not well-formed XML: {exc}") from None
     # Second line of defence for encodings the byte scan does not know (UTF-32, EBCDIC...).
@@ -671,6 +669,20 @@ def _safe_root(data: bytes, max_bytes: int) -> etree._Element:
     if _local(root) != "edXML":
         raise InvalidPacket(f"the root element is <{_local(root)}>, not <edXML>: this is not an edXML packet")
     return root
+
+
+_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _is_utf8(data: bytes | bytearray | memoryview) -> bool:
+    """UTF-8 (with or without a BOM) and not declared otherwise: the DTD byte scan saw the real bytes."""
+    head = bytes(data[:200])
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if not head.startswith(b"<") or b"\x00" in head:
+        return False  # UTF-16 or UTF-32 (with or without a BOM), or something else
+    declared = _DECLARED_ENCODING.match(head)
+    return declared is None or declared.group(1).upper().replace(b"_", b"-") in (b"UTF-8", b"UTF8")
 
 
 def _local(element: etree._Element) -> str:

@@ -18,10 +18,11 @@ def load_registered_key(settings: Settings, keyref: str):  # type: ignore[no-unt
 
 
 def sealed_pdf(settings: Settings, agency_code: str, directory: Path, *, number: str = "01",
-               notation: str = "UBND-VP", pages: int = 1, seal_only: bool = False) -> Path:
-    """A PDF sealed by ``agency_code``'s registered seal key (after its leader's approval unless seal_only)."""
+               notation: str = "UBND-VP", pages: int = 1, seal_only: bool = False, image_bytes: int = 0) -> Path:
+    """A PDF sealed by ``agency_code``'s registered seal key (after its leader's approval unless seal_only);
+    ``image_bytes`` adds a raw image that big (a scan)."""
     directory.mkdir(parents=True, exist_ok=True)
-    draft = make_pdf(directory / f"draft-{agency_code}-{number}.pdf", pages)
+    draft = make_pdf(directory / f"draft-{agency_code}-{number}.pdf", pages, image_bytes=image_bytes)
     issued = directory / f"issued-{agency_code}-{number}.pdf"
     seal = load_registered_key(settings, f"agency:{agency_code}")
     if seal_only:

@@ -12,7 +12,7 @@ import pytest
 
 from docsign.exchange import edxml
 from docsign.exchange.edxml import (
-    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENT_BYTES_OTHER_ENCODINGS,
     NS,
     Attachment,
     build_document_packet,
@@ -161,19 +161,40 @@ def test_a_packet_over_the_size_bound_is_refused_before_parsing() -> None:
         build_document_packet(sample_packet(), max_bytes=1000)
 
 
-def test_a_text_node_libxml2_will_not_read_is_a_clear_error() -> None:
-    huge = b"A" * (10_000_000 + 4)
-    data = build_document_packet(sample_packet()).replace(b"JVBERi0xLjQgcGh1IGx1Yw==", huge)
-    with pytest.raises(PacketTooLarge, match=f"at most {MAX_ATTACHMENT_BYTES:,} bytes per attachment"):
+def test_a_big_attachment_in_a_utf8_packet_round_trips_up_to_the_packet_bound() -> None:
+    """A 12 MB scan: more than libxml2 reads in one text node by default (10 MB of base64)."""
+    big = bytes(range(256)) * (12 * 1024 * 1024 // 256)
+    packet = sample_packet()
+    packet = type(packet)(packet.message_header, packet.trace_header_list, (Attachment.new("scan.pdf", big),))
+    data = build_document_packet(packet)
+    assert parse_document_packet(data).attachments[0].data == big
+    assert parse_document_packet(b"\xef\xbb\xbf" + data).attachments[0].data == big  # with a BOM
+    with pytest.raises(PacketTooLarge, match="the packet would be"):
+        build_document_packet(packet, max_bytes=len(data) - 1)
+    with pytest.raises(PacketTooLarge, match=f"the packet is {len(data):,} bytes"):
+        parse_document_packet(data, max_bytes=len(data) - 1)
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "UTF-16"])
+def test_in_other_encodings_a_text_node_libxml2_will_not_read_is_a_clear_error(encoding: str) -> None:
+    huge = "A" * (10_000_000 + 4)
+    text = build_document_packet(sample_packet()).decode().replace("JVBERi0xLjQgcGh1IGx1Yw==", huge)
+    data = text.replace("encoding='UTF-8'", f"encoding='{encoding}'", 1).encode(encoding.lower(), "xmlcharrefreplace")
+    with pytest.raises(PacketTooLarge, match=f"at most {MAX_ATTACHMENT_BYTES_OTHER_ENCODINGS:,} bytes"):
         parse_document_packet(data)
 
 
-def test_the_largest_attachment_round_trips_and_one_byte_more_is_refused() -> None:
-    big = bytes(range(256)) * (MAX_ATTACHMENT_BYTES // 256) + b"x" * (MAX_ATTACHMENT_BYTES % 256)
-    assert len(big) == MAX_ATTACHMENT_BYTES
-    packet = sample_packet()
-    packet = type(packet)(packet.message_header, packet.trace_header_list, (Attachment.new("big.pdf", big),))
-    assert parse_document_packet(build_document_packet(packet)).attachments[0].data == big
-    too_big = type(packet)(packet.message_header, packet.trace_header_list, (Attachment.new("big.pdf", big + b"!"),))
-    with pytest.raises(PacketTooLarge, match=r"'big\.pdf' is 7,500,001 bytes"):
-        build_document_packet(too_big)
+@pytest.mark.parametrize(("head", "utf8"), [
+    (b'<?xml version="1.0" encoding="UTF-8"?><edXML/>', True),
+    (b"<?xml version='1.0' encoding='utf-8'?><edXML/>", True),
+    (b"<edXML/>", True),
+    (b'\xef\xbb\xbf<?xml version="1.0"?><edXML/>', True),
+    (b'<?xml version="1.0" encoding="windows-1258"?><edXML/>', False),
+    (b'<?xml version="1.0" encoding="UTF-7"?><edXML/>', False),
+    ('<?xml version="1.0" encoding="UTF-16"?><edXML/>'.encode("utf-16"), False),
+    ('<?xml version="1.0"?><edXML/>'.encode("utf-16-le"), False),
+    ('<?xml version="1.0"?><edXML/>'.encode("utf-32-le"), False),
+    (b"  <edXML/>", False),
+])
+def test_only_utf8_packets_are_read_without_the_text_node_cap(head: bytes, utf8: bool) -> None:
+    assert edxml._is_utf8(head) is utf8

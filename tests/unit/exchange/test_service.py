@@ -310,3 +310,15 @@ def test_status_packets_for_one_agency_travel_together(demo_online, sealed):
     with session_scope(demo_online.database_url) as s:
         assert s.get(StatusEvent, ids[0]).received_at is not None
         assert s.get(StatusEvent, ids[1]).received_at is None
+
+
+def test_a_scan_of_12_mb_goes_through(demo_online, tmp_path):
+    """Bigger than one XML text node holds by default (10 MB of base64): UTF-8 packets are read without it."""
+    scan = sealed_pdf(demo_online, PROVINCE, tmp_path / "scan", number="12", seal_only=True,
+                      image_bytes=12 * 1024 * 1024).read_bytes()
+    assert len(scan) > 12 * 1024 * 1024
+    first, second = _delivery_ids(demo_online, _send(demo_online, scan))
+    assert _receive(demo_online, first).state == "delivered"
+    with session_scope(demo_online.database_url) as s:
+        inbox = s.scalars(select(Document).where(Document.received_via_delivery_id == first)).one()
+        assert BlobStore(demo_online.blob_dir).read_bytes(inbox.revisions[0].sha256) == scan
