@@ -528,7 +528,8 @@ def send_document(session: Session, settings: Settings, actor: Actor, document_i
 
 def inbox(session: Session, actor: Actor) -> list[Delivery]:
     """Văn bản đến: what reached the agency (arrived, or returned because it did not verify), newest first."""
-    return list(session.scalars(select(Delivery).options(selectinload(Delivery.exchange))
+    return list(session.scalars(select(Delivery).options(selectinload(Delivery.exchange),
+                                                         selectinload(Delivery.inbox_document))
                                 .where(Delivery.recipient_agency_id == actor.agency_id,
                                        Delivery.state.not_in(NOT_IN_INBOX))
                                 .order_by(Delivery.id.desc())))

@@ -399,9 +399,8 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
         blob_key = store.put_bytes(pdf).key
     inbox.revisions.append(DocumentRevision(number=1, sha256=blob_key, size=len(pdf), action="receive"))
     session.add(inbox)
-    delivery.inbox_document = inbox
     # One flush writes the inbox document (whose unique received_via_delivery_id makes a second inbox
-    # entry impossible), the delivery's link to it and the 01 event, before the audit append.
+    # entry impossible) and the 01 event, before the audit append.
     _status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
                   "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid")
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",

@@ -56,14 +56,20 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     """How often the transport tried to deliver; past the limit the delivery is dead-lettered."""
     last_error: Mapped[str | None] = mapped_column(Text)
-    inbox_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     exchange: Mapped[Exchange] = relationship(back_populates="deliveries")
     recipient: Mapped[Agency] = relationship()
-    inbox_document: Mapped[Document | None] = relationship(foreign_keys=[inbox_document_id])
+    inbox_document: Mapped[Document | None] = relationship(
+        primaryjoin="Delivery.id == foreign(Document.received_via_delivery_id)", viewonly=True, uselist=False)
+    """The document filed in the recipient's inbox: linked from the document's side, whose unique
+    ``received_via_delivery_id`` is what makes receipt idempotent (one link, kept in one place)."""
     events: Mapped[list[StatusEvent]] = relationship(back_populates="delivery", order_by="StatusEvent.id")
+
+    @property
+    def inbox_document_id(self) -> int | None:
+        return self.inbox_document.id if self.inbox_document is not None else None
 
 
 class StatusEvent(Base):

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from docsign import accounts
 from docsign.errors import AuthenticationRequired, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -139,7 +140,8 @@ def packet(exchange_id: str) -> Response:
 @token_required
 def inbox() -> Response:
     """Deliveries addressed to the token's agency, newest first (``?state=delivered`` filters)."""
-    query = select(Delivery).where(Delivery.recipient_agency_id == g.agency.id).order_by(Delivery.id.desc())
+    query = (select(Delivery).options(selectinload(Delivery.inbox_document))
+             .where(Delivery.recipient_agency_id == g.agency.id).order_by(Delivery.id.desc()))
     if request.args.get("state"):
         query = query.where(Delivery.state == request.args["state"])
     rows = db().scalars(query.limit(min(int(request.args.get("limit", "100") or 100), 500))).all()
