@@ -396,6 +396,7 @@ class Tally:
     republished: int
     """Deliveries the sweeper published again (more than one deliver message in the outbox)."""
     deliver_messages: int
+    """Publications of deliveries (outbox rows; the relay sends those for one queue together)."""
     latencies: list[float]
     """Seconds from send (exchange created) to the 01 received at the sender, per delivery."""
     first_sent: float

@@ -107,7 +107,7 @@ def test_every_delivery_arrives_exactly_once_through_worker_kills_and_a_broker_r
           + "; ".join(timeline))
     print(f"[{backend.name}] worker kills: {worker.starts - 1}, broker restarts: 1, "
           f"deliveries re-published by the sweeper: {result.republished} "
-          f"({result.deliver_messages} deliver messages for {result.deliveries} deliveries), "
+          f"({result.deliver_messages} publications of {result.deliveries} deliveries, in batches per queue), "
           f"messages the broker delivered again: {redeliveries}, duplicate deliveries absorbed by receive: "
           f"{duplicates_absorbed}; inbox duplicates: {result.duplicates}, lost: {result.lost}, "
           f"states: {result.by_state}")

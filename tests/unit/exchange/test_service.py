@@ -317,7 +317,7 @@ def test_a_scan_of_12_mb_goes_through(demo_online, tmp_path):
     scan = sealed_pdf(demo_online, PROVINCE, tmp_path / "scan", number="12", seal_only=True,
                       image_bytes=12 * 1024 * 1024).read_bytes()
     assert len(scan) > 12 * 1024 * 1024
-    first, second = _delivery_ids(demo_online, _send(demo_online, scan))
+    first, _ = _delivery_ids(demo_online, _send(demo_online, scan))
     assert _receive(demo_online, first).state == "delivered"
     with session_scope(demo_online.database_url) as s:
         inbox = s.scalars(select(Document).where(Document.received_via_delivery_id == first)).one()
