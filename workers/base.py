@@ -26,6 +26,11 @@ def backoff_seconds(retries: int) -> float:
     return random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** retries))
 
 
+def _retryable(exc: DocsignError | OperationalError) -> bool:
+    """A fault that may pass: a retryable docsign error, or the database away (OperationalError)."""
+    return isinstance(exc, OperationalError) or exc.retryable
+
+
 class DocsignTask(Task):  # type: ignore[misc]
     abstract = True
     acks_late = True
@@ -57,7 +62,7 @@ class DocsignTask(Task):  # type: ignore[misc]
                     work(session, item)
                 done += 1
             except (DocsignError, OperationalError) as exc:
-                if isinstance(exc, OperationalError) or exc.retryable:
+                if _retryable(exc):
                     later.append(item)
                     error = exc
                 else:
@@ -91,8 +96,7 @@ class DocsignTask(Task):  # type: ignore[misc]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
-        except (DocsignError, OperationalError) as exc:  # OperationalError: the database went away
-            retryable = isinstance(exc, OperationalError) or exc.retryable
-            if not retryable or self.request.retries >= self.settings.delivery_attempts - 1:
+        except (DocsignError, OperationalError) as exc:
+            if not _retryable(exc) or self.request.retries >= self.settings.delivery_attempts - 1:
                 raise  # for good (or ``each`` already spent the last try)
             raise self._retry_later(exc) from exc
