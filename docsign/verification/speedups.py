@@ -226,3 +226,14 @@ def install() -> None:
     asn1_x509.Name.hashable = property(name_hashable)  # type: ignore[method-assign,assignment]
     for module in _EXTRACTORS:
         module.extract_certificate_info = extract_certificate_info  # type: ignore[attr-defined]
+
+
+def uninstall() -> None:
+    """Put the libraries' own functions back (to measure them as shipped)."""
+    generic.read_hex_string_from_stream = PYHANKO_READ_HEX_STRING
+    generic.ArrayObject.read_from_stream = staticmethod(PYHANKO_READ_ARRAY)  # type: ignore[method-assign]
+    asn1_x509.NameTypeAndValue._ldap_string_prep = ASN1CRYPTO_STRING_PREP  # type: ignore[method-assign]
+    asn1_x509.Name.__eq__ = ASN1CRYPTO_NAME_EQ  # type: ignore[method-assign]
+    asn1_x509.Name.hashable = property(ASN1CRYPTO_NAME_HASHABLE)  # type: ignore[method-assign,assignment]
+    for module in _EXTRACTORS:
+        module.extract_certificate_info = PYHANKO_EXTRACT_CERTIFICATE_INFO  # type: ignore[attr-defined]

@@ -6,8 +6,8 @@ Run: ``.venv/bin/python tests/bench/bench_verify.py``. Prints timings and ratios
 >= 50/s). Fails only on wrong verdicts, never on timings.
 
 Both columns run in this process, so both use the library speedups docsign installs
-(:mod:`docsign.verification.speedups`: pyHanko's hex string reader, asn1crypto's name preparation);
-``--no-speedups`` measures with the libraries as shipped (the HTTP server always has them).
+(:mod:`docsign.verification.speedups`); ``--no-speedups`` measures with the libraries as shipped (the
+HTTP server always has them).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 
 from docsign.pki.trust import REVOCATION_CACHE, TrustStore, build_validation_context
 from docsign.verification.engine import verify_pdf
+from tests.support.cpu import cpu_seconds
 from tests.support.pki_server import build_test_pki, free_port, serve_pki
 from tests.unit.verification.pdfs import Kit, text_pdf
 
@@ -72,30 +73,6 @@ def _load(port: int, body: bytes, requests: int, results: multiprocessing.Queue)
     results.put(ok)
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its live descendants (Linux /proc)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, ppid in parents.items():
-            if ppid == parent and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    return sum(times.get(p, 0.0) for p in tree)
-
-
 GUNICORN = ["-w", "2", "-k", "gthread", "--threads", "4"]
 """What ``docsign web`` runs (docsign/web/server.py): 2 workers, 4 threads each."""
 
@@ -112,7 +89,12 @@ def http_rate(data: bytes, root_pem: bytes, total: int = 900, clients: int = 4,
         port = free_port()
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("gunicorn")), *gunicorn, "-b", f"127.0.0.1:{port}", "--log-level",
-             "warning", "tests.bench.verify_wsgi:app"], env=env, cwd=str(Path(__file__).resolve().parents[2]))
+             "warning", "tests.bench.verify_wsgi:app"], env=env, cwd=str(Path(__file__).resolve().parents[2]),
+            start_new_session=True)  # its own process group: gunicorn, its workers and their sandboxes
+
+        def server_cpu() -> float:
+            return cpu_seconds(lambda _pid, pgid: pgid == server.pid)
+
         try:
             for _ in range(100):
                 try:
@@ -129,14 +111,14 @@ def http_rate(data: bytes, root_pem: bytes, total: int = 900, clients: int = 4,
             results = multiprocessing.Queue()  # type: ignore[var-annotated]
             procs = [multiprocessing.Process(target=_load, args=(port, data, total // clients, results))
                      for _ in range(clients)]
-            cpu_before = tree_cpu_seconds(server.pid)
+            cpu_before = server_cpu()
             started = time.perf_counter()
             for p in procs:
                 p.start()
             for p in procs:
                 p.join()
             elapsed = time.perf_counter() - started
-            cpu = tree_cpu_seconds(server.pid) - cpu_before
+            cpu = server_cpu() - cpu_before
             ok = sum(results.get() for _ in procs)
             return ok / elapsed, ok, cpu / max(ok, 1)
         finally:
@@ -148,13 +130,9 @@ def main() -> int:
     from cryptography.hazmat.primitives import serialization
 
     if "--no-speedups" in sys.argv:
-        from asn1crypto import x509 as asn1_x509
-        from pyhanko.pdf_utils import generic
-
         from docsign.verification import speedups
 
-        generic.read_hex_string_from_stream = speedups.PYHANKO_READ_HEX_STRING
-        asn1_x509.NameTypeAndValue._ldap_string_prep = speedups.ASN1CRYPTO_STRING_PREP  # type: ignore[method-assign]
+        speedups.uninstall()
         print("library speedups off (both columns)")
 
     wrong = []

@@ -36,6 +36,7 @@ from docsign.db import session_scope
 from docsign.exchange import service as exchange_service
 from docsign.exchange.statuses import DeliveryState, StatusCode
 from docsign.models import Delivery, Document, Exchange, OutboxMessage, StatusEvent
+from tests.support.cpu import cpu_seconds
 from tests.support.pki_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,22 +105,6 @@ class Service:
             return self.log.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
-
-
-def cpu_seconds(select_process: Callable[[int, int], bool]) -> float:
-    """User + system CPU seconds of the processes for which ``select_process(pid, pgid)`` holds (Linux /proc)."""
-    total = 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if select_process(int(entry.name), int(fields[2])):
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 def postgres_cpu_seconds() -> float:

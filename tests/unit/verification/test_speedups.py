@@ -236,3 +236,22 @@ def test_the_certificate_memo_is_bounded(docs) -> None:  # type: ignore[no-untyp
     copy_of_first = asn1_x509.Certificate.load(distinct[0].dump())
     assert memo.interned(copy_of_first) is copy_of_first  # the first was evicted when the third came
     assert memo.interned(asn1_x509.Certificate.load(distinct[2].dump())) is distinct[2]
+
+
+def test_uninstall_puts_every_library_function_back() -> None:
+    from pyhanko.sign import general
+    from pyhanko.sign.validation import generic_cms
+
+    speedups.install()
+    try:
+        speedups.uninstall()
+        assert generic.read_hex_string_from_stream is speedups.PYHANKO_READ_HEX_STRING
+        assert generic.ArrayObject.read_from_stream is speedups.PYHANKO_READ_ARRAY
+        assert asn1_x509.NameTypeAndValue._ldap_string_prep is speedups.ASN1CRYPTO_STRING_PREP
+        assert asn1_x509.Name.__eq__ is speedups.ASN1CRYPTO_NAME_EQ
+        assert asn1_x509.Name.hashable.fget is speedups.ASN1CRYPTO_NAME_HASHABLE
+        assert general.extract_certificate_info is generic_cms.extract_certificate_info \
+            is speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO
+    finally:
+        speedups.install()
+    assert asn1_x509.Name.__eq__ is speedups.name_eq
