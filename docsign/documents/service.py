@@ -243,15 +243,14 @@ class SignatureCheck:
 
 def check_signatures(session: Session, settings: Settings, actor: Actor, document_id: int) -> SignatureCheck:
     """Verify every signature of the current revision now (bounded in time and memory, like any upload)."""
-    from docsign.pki.trust import default_trust_store
-    from docsign.verification.sandbox import verify_bounded
+    from docsign.verification import verify
 
     document = get_document(session, actor, document_id)
     if document.current is None:
         return SignatureCheck(None)
     data = BlobStore(settings.blob_dir).read_bytes(document.current.sha256)
     try:
-        return SignatureCheck(verify_bounded(data, default_trust_store(settings).roots()))
+        return SignatureCheck(verify(data, settings))
     except DocsignError as exc:
         if exc.retryable:
             raise

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from docsign import audit
+from docsign import audit, verification
 from docsign.config import Settings
 from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, PermissionDenied
 from docsign.exchange import edxml
@@ -48,9 +48,7 @@ from docsign.models import (
     StatusEvent,
     utcnow,
 )
-from docsign.pki.trust import Anchor, default_trust_store
 from docsign.storage import BlobStore
-from docsign.verification.engine import verify_pdf
 from docsign.verification.report import Indication, VerificationReport
 
 log = logging.getLogger(__name__)
@@ -253,21 +251,7 @@ def _enqueue(session: Session, task: str, agency_code: str, **payload: object) -
 # -- checking what arrives ----------------------------------------------------------------------
 
 def _verify(settings: Settings, pdf: bytes) -> VerificationReport:
-    return verify_pdf(pdf, [a.certificate for a in _anchors(settings)])
-
-
-_ANCHORS: dict[tuple[Path, Path], tuple[float, list[Anchor]]] = {}
-
-
-def _anchors(settings: Settings) -> list[Anchor]:
-    """The trust store's anchors, read from disk at most once per RECEIPT_VERDICT_SECONDS per process
-    (an anchor an admin adds or removes counts within that time)."""
-    key = (settings.keys_dir, settings.data_dir)
-    now = time.monotonic()
-    cached = _ANCHORS.get(key)
-    if cached is None or cached[0] < now:
-        cached = _ANCHORS[key] = (now + RECEIPT_VERDICT_SECONDS, default_trust_store(settings).anchors())
-    return cached[1]
+    return verification.verify(pdf, settings)  # bounded in time and memory, like the public page
 
 
 class _ReceiptVerdicts:
@@ -282,13 +266,12 @@ class _ReceiptVerdicts:
 
     def __init__(self, ttl_seconds: float = RECEIPT_VERDICT_SECONDS, max_items: int = 64) -> None:
         self.ttl, self.max_items = ttl_seconds, max_items
-        self._items: dict[tuple[str, tuple[str, ...]], tuple[float, VerificationReport]] = {}
+        self._items: dict[tuple[str, str], tuple[float, VerificationReport]] = {}
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     def verify(self, settings: Settings, pdf: bytes) -> VerificationReport:
-        anchors = _anchors(settings)
-        key = (hashlib.sha256(pdf).hexdigest(), tuple(sorted(a.fingerprint for a in anchors)))
+        key = (hashlib.sha256(pdf).hexdigest(), verification.trust_fingerprint(settings))
         now = time.monotonic()
         with self._lock:
             found = self._items.get(key)
@@ -296,7 +279,7 @@ class _ReceiptVerdicts:
                 self.hits += 1
                 return found[1]
         self.misses += 1
-        report = verify_pdf(pdf, [a.certificate for a in anchors])
+        report = verification.verify(pdf, settings)
         if not _is_transient(report):
             with self._lock:
                 for stale in [k for k, (expires, _) in self._items.items() if expires < now]:
