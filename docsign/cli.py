@@ -130,6 +130,7 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
     """Run a Celery worker."""
     from docsign.exchange.directory import get_agency, list_agencies
     from docsign.health import check_broker
+    from docsign.verification import speedups
     from workers.app import DEFAULT_QUEUE, agency_queue, celery_app
 
     if agency_code and all_queues:
@@ -138,6 +139,7 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
     prepare_data_dir(s)
     require_initialised(s)
     check_broker(s.broker_url)
+    speedups.log_startup_check()
     with session_scope(s.database_url) as session:
         if agency_code:
             queues = [agency_queue(get_agency(session, agency_code).code)]

@@ -37,7 +37,7 @@ from pyhanko_certvalidator.errors import InsufficientRevinfoError, NotYetValidEr
 
 from docsign import aio
 from docsign.pki.trust import build_validation_context, remember_fetched
-from docsign.verification import parsed, speedups, structure
+from docsign.verification import parsed, structure
 from docsign.verification.errors import (
     EmptyDocument,
     NotAPdf,
@@ -108,7 +108,6 @@ def silence_libraries() -> None:
 
 
 silence_libraries()
-speedups.install()
 
 
 @contextlib.contextmanager

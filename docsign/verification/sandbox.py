@@ -51,7 +51,9 @@ def _worker(conn: Connection, memory_mb: int) -> None:
     except (OSError, ValueError):
         pass
     from docsign.pki import outbound
-    from docsign.verification import engine, parsed
+    from docsign.verification import engine, parsed, speedups
+
+    speedups.install()  # this process only verifies; a pyHanko they do not fit gets none (still correct)
 
     while True:
         try:

@@ -39,7 +39,15 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     for blueprint in (ui.bp, health.bp, pki.bp, verify.bp, documents.bp, api.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(pki.bp)  # protocol endpoints (OCSP, TSA) take binary POSTs from other programs
+    _check_verification_speedups(app)
     return app
+
+
+def _check_verification_speedups(app: Flask) -> None:
+    """Say at start-up when the installed pyHanko is not one the verifier's speedups were made for."""
+    from docsign.verification import speedups
+
+    speedups.log_startup_check(app.logger)
 
 
 def _load_pki(settings: Settings):  # type: ignore[no-untyped-def]
