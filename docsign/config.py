@@ -51,6 +51,8 @@ class Settings:
     """Anonymous verifications one web process runs at once (DOCSIGN_VERIFY_CONCURRENCY); more get 503."""
     verify_per_client: int = 2
     """Anonymous verifications one client IP may have running in one web process (DOCSIGN_VERIFY_PER_CLIENT)."""
+    verify_timeout_seconds: int = 60
+    """Longest one verification may run before its worker process is killed (DOCSIGN_VERIFY_TIMEOUT)."""
     fetch_allow_hosts: tuple[tuple[str, int], ...] = ()
     """Extra origins verification may fetch certificates, OCSP and CRLs from (DOCSIGN_FETCH_ALLOW_HOSTS,
     comma-separated host, host:port or URL), besides those the trust anchors name and the TSA/public URL."""
@@ -117,6 +119,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     verify_rate = _rate_setting(get, "VERIFY_RATE", "600/minute")
     verify_concurrency = _int_setting(get, "VERIFY_CONCURRENCY", 2, 1, 256, "a whole number")
     verify_per_client = _int_setting(get, "VERIFY_PER_CLIENT", 2, 1, 256, "a whole number")
+    verify_timeout = _int_setting(get, "VERIFY_TIMEOUT", 60, 1, 3600, "a whole number of seconds")
     from docsign.pki.outbound import parse_allowed_hosts  # pulls in certvalidator: only when settings load
 
     try:
@@ -140,6 +143,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         verify_rate=verify_rate,
         verify_concurrency=verify_concurrency,
         verify_per_client=verify_per_client,
+        verify_timeout_seconds=verify_timeout,
         fetch_allow_hosts=fetch_allow_hosts,
         fetch_allow_private=fetch_allow_private,
         fetch_max_requests=fetch_max_requests,

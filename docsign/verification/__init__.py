@@ -48,9 +48,10 @@ def verify(data: bytes, settings: Settings, *, bounded: bool = True, client: str
             return engine.verify_pdf(data, roots, offline=offline, at=at, etsi_report=etsi_report)
     from docsign.verification import sandbox
 
+    limits = sandbox.Limits(timeout_seconds=settings.verify_timeout_seconds)
     pool = (sandbox.verifier(public=True, workers=settings.verify_concurrency,
-                             per_client=settings.verify_per_client) if client is not None
-            else sandbox.verifier())
+                             per_client=settings.verify_per_client, limits=limits) if client is not None
+            else sandbox.verifier(limits=limits))
     return pool.verify(data, roots, offline=offline, at=at, etsi_report=etsi_report, policy=policy,
                        client=client)
 

@@ -9,13 +9,14 @@ runs out of memory fails its verification only.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
 import queue
 import resource
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -81,11 +82,32 @@ def _worker(conn: Connection, memory_mb: int) -> None:
             return
 
 
+@contextlib.contextmanager
+def _allowed_to_start_workers() -> Iterator[None]:
+    """Let a Celery prefork child (a billiard process) start sandbox workers, as the web does.
+
+    multiprocessing refuses to start processes from a daemonic one (lest they be orphaned), and cannot
+    pickle billiard's authentication key for the forkserver. Sandbox workers are forked by the
+    forkserver, not by this process, and end when their pipe closes, so the first reason does not hold;
+    the key is handed over as the same bytes in multiprocessing's own type. Both are put back after."""
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+    saved = {k: config[k] for k in ("daemon", "authkey") if k in config}
+    if config.get("daemon"):
+        config["daemon"] = False
+    if "authkey" in config and type(config["authkey"]) is not multiprocessing.process.AuthenticationString:
+        config["authkey"] = multiprocessing.process.AuthenticationString(bytes(config["authkey"]))
+    try:
+        yield
+    finally:
+        config.update(saved)
+
+
 class _Worker:
     def __init__(self, ctx: Any, memory_mb: int) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker, args=(child, memory_mb), daemon=True)
-        self.process.start()
+        with _allowed_to_start_workers():
+            self.process = ctx.Process(target=_worker, args=(child, memory_mb), daemon=True)
+            self.process.start()
         child.close()
 
     def kill(self) -> None:
@@ -187,10 +209,12 @@ _VERIFIERS: dict[tuple[int, str], BoundedVerifier] = {}
 _LOCK = threading.Lock()
 
 
-def verifier(public: bool = False, *, workers: int = 2, per_client: int = 2) -> BoundedVerifier:
+def verifier(public: bool = False, *, workers: int = 2, per_client: int = 2,
+             limits: Limits | None = None) -> BoundedVerifier:
     """The process's verifier (re-created after a fork, e.g. in each gunicorn worker): the agencies'
     pool, or with ``public`` the anonymous callers' own pool of ``workers`` with admission control
-    (its size and per-client cap are fixed when the process first asks for it)."""
+    (its size and per-client cap are fixed when the process first asks for it; ``limits`` apply from
+    the next verification)."""
     key = (os.getpid(), "public" if public else "agencies")
     with _LOCK:
         found = _VERIFIERS.get(key)
@@ -200,4 +224,6 @@ def verifier(public: bool = False, *, workers: int = 2, per_client: int = 2) -> 
             found = _VERIFIERS[key] = (
                 BoundedVerifier(workers=workers, admission=True, per_client=per_client) if public
                 else BoundedVerifier(workers=max(1, min(4, os.cpu_count() or 1))))
+        if limits is not None:
+            found.limits = limits
         return found
