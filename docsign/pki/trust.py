@@ -258,7 +258,7 @@ def build_validation_context(
         ocsps=ocsps,
         revocation_mode=revocation_mode,
         time_tolerance=TIME_TOLERANCE,
-        fetcher_backend=None if offline else GuardedFetcherBackend(current_guard(trust_roots)),
+        fetcher_backend=None if offline else GuardedFetcherBackend(current_guard()),
     )
 
 
