@@ -24,14 +24,7 @@ from flask.blueprints import BlueprintSetupState
 
 from docsign.errors import DocsignError, InvalidInput
 from docsign.verification import ratelimit, verify
-from docsign.verification.errors import (
-    DocumentTooLarge,
-    EmptyDocument,
-    NotAPdf,
-    RateLimited,
-    VerifierBusy,
-    etsi_xml,
-)
+from docsign.verification.errors import DocumentTooLarge, EmptyDocument, NotAPdf, RateLimited, etsi_xml
 from docsign.verification.render import signature_views
 from docsign.verification.report import VerificationReport
 from docsign.web.context import settings
@@ -152,8 +145,8 @@ def page_verify() -> Any:
     except DocsignError as exc:
         response = current_app.make_response(
             (render_template("verify.html", report=None, error=exc, filename=filename), exc.http_status))
-        if isinstance(exc, (RateLimited, VerifierBusy)):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        if getattr(exc, "retry_after", None) is not None:  # rate limit (429), busy verifier (503)
+            response.headers["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
         return response
     json_report = base64.b64encode(_json_bytes(report)).decode()
     etsi_report = base64.b64encode(report.etsi_xml).decode() if report.etsi_xml else None
