@@ -170,11 +170,14 @@ def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, off
             pages=_page_count(reader),
             revisions=_revisions(reader),
         )
-        fields = _signature_fields(reader)
+        fields, notes = _signature_fields(reader)
         if len(fields) > MAX_SIGNATURES:
             raise TooManySignatures(f"The document has {len(fields)} signature fields; docsign verifies documents "
                                     f"with at most {MAX_SIGNATURES}.")
-        doc = _Document(readable, reader, list(trust_roots), offline, moment, *_read_dss(reader),
+        *dss, dss_note = _read_dss(reader)
+        if dss_note:
+            notes.append(dss_note)
+        doc = _Document(readable, reader, list(trust_roots), offline, moment, *dss,
                         doc_timestamp_revisions=[], tail_error=tail_error)
         signatures: list[tuple[str, Any, Any, bool]] = []
         for fq_name, sig_obj, field, vanished in fields:
@@ -186,6 +189,9 @@ def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, off
             signatures.append((fq_name, sig_obj, field, vanished))
         verified = aio.run(_verify_all(doc, signatures))
         verified.extend((r, None) for r in _unreferenced_signatures(data, len(fields)))
+        if notes:  # auxiliary analyses that failed: said on every signature, never a verdict
+            verified = [(dataclasses.replace(r, warnings=tuple(dict.fromkeys([*r.warnings, *notes]))), e)
+                        for r, e in verified]
         ordered = sorted(verified, key=lambda v: (v[0].revision if v[0].revision is not None else 1 << 30))
         etsi_xml = None
         if etsi_report and ordered:
@@ -236,14 +242,20 @@ def _revisions(reader: PdfFileReader) -> int:
     return count if isinstance(count, int) else 1
 
 
-def _signature_fields(reader: PdfFileReader) -> list[tuple[str, Any, Any, bool]]:
+def _signature_fields(reader: PdfFileReader) -> tuple[list[tuple[str, Any, Any, bool]], list[str]]:
     """Filled signature fields of the document, plus those that earlier revisions had and the current
-    one dropped (a shadow "hide-and-replace" attack makes signatures vanish): (name, sig, field, vanished)."""
-    try:
-        found: list[tuple[str, Any, Any, bool]] = []
-        seen: set[tuple[int, int]] = set()
-        total = reader.xrefs.total_revisions
-        for revision in [None, *range(total - 2, -1, -1)]:
+    one dropped (a shadow "hide-and-replace" attack makes signatures vanish): (name, sig, field, vanished).
+
+    The scan of earlier revisions is auxiliary: a revision whose catalog or form pyHanko cannot resolve
+    (common in files other writers made) is skipped with a warning, never a verdict on the document.
+    A current form that cannot be read leaves its signatures to :func:`_unreferenced_signatures`.
+    """
+    found: list[tuple[str, Any, Any, bool]] = []
+    problems: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    total = _revisions(reader)
+    for revision in [None, *range(total - 2, -1, -1)]:
+        try:
             handler = reader if revision is None else reader.get_historical_resolver(revision)
             for fq_name, sig_obj, field in enumerate_sig_fields(handler, filled_status=True):
                 ref = _safe(lambda f=field: f.get_object().raw_get("/V"))
@@ -253,21 +265,41 @@ def _signature_fields(reader: PdfFileReader) -> list[tuple[str, Any, Any, bool]]
                 seen.add(key)
                 found.append((str(fq_name), sig_obj.get_object(), field, revision is not None))
                 if len(found) > MAX_SIGNATURES:
-                    return found
-        return found
-    except RecursionError:
-        raise UnreadableDocument("The document's form fields are nested too deeply to read.") from None
-    except Exception as exc:
-        raise UnreadableDocument(f"The document's form fields cannot be read: {_plain(exc)}") from None
+                    return found, problems
+        except (RecursionError, MemoryError) as exc:
+            if revision is None:
+                raise UnreadableDocument("The document's form fields are nested too deeply to read.") from None
+            problems.append(_history_warning(revision, exc))
+        except Exception as exc:
+            log.debug("form fields of revision %s not readable", revision, exc_info=True)
+            if revision is None:
+                problems.append(f"The document's form fields cannot be read ({_plain(exc)}); signatures are "
+                                "looked for in the file's bytes instead.")
+            elif not _is_missing_history(exc):
+                problems.append(_history_warning(revision, exc))
+    return found, problems
 
 
-def _read_dss(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any], int | None]:
+def _is_missing_history(exc: Exception) -> bool:
+    """An early revision without a resolvable catalog or form (e.g. a catalog written only later):
+    there is no signature to lose there, so no warning either."""
+    return isinstance(exc, (AssertionError, KeyError))
+
+
+def _history_warning(revision: int, exc: BaseException) -> str:
+    return (f"Revision {revision} of the document could not be checked for signatures removed later "
+            f"({_plain(exc)}).")
+
+
+def _read_dss(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any], int | None, str | None]:
+    """The DSS's certificates, OCSP responses, CRLs, the revision that last changed it, and a warning
+    when it exists but cannot be read (validation then uses what the signatures embed)."""
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
-        return [], [], [], None
-    except Exception:
-        return [], [], [], None
+        return [], [], [], None, None
+    except Exception as exc:
+        return [], [], [], None, f"The document security store (DSS) cannot be read ({_plain(exc)}); it is ignored."
     certs = list(_safe(lambda: [parsed.certificate(ref.get_object().read_data(DecodePurpose.CERTIFICATE))
                                 for ref in dss.certs.values()]) or [])
     ocsps, crls = [], []
@@ -280,7 +312,7 @@ def _read_dss(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any], i
         if item is not None:
             crls.append(item)
     revision = _safe(lambda: reader.xrefs.get_last_change(reader.root.raw_get("/DSS")))
-    return certs, ocsps, crls, revision if isinstance(revision, int) else None
+    return certs, ocsps, crls, revision if isinstance(revision, int) else None, None
 
 
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[")
