@@ -28,16 +28,23 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
 from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import (
+    EmbeddedPdfSignature,
+    async_validate_pdf_signature,
+    report_seed_value_validation,
+)
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import InsufficientRevinfoError, NotYetValidError
+from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 from docsign import aio
 from docsign.pki.trust import build_validation_context, remember_fetched
-from docsign.verification import parsed, speedups, structure
+from docsign.verification import changes, parsed, speedups, structure
 from docsign.verification.errors import (
     EmptyDocument,
     NotAPdf,
@@ -69,8 +76,16 @@ log = logging.getLogger(__name__)
 
 MAX_SIGNATURES = 100
 """More signature fields than this and the document is refused (400), not verified for minutes."""
-SUPPORTED_SUBFILTERS = {"/ETSI.CAdES.detached": False, "/adbe.pkcs7.detached": True}
+SUPPORTED_SUBFILTERS = {"/ETSI.CAdES.detached": False, "/adbe.pkcs7.detached": True, "/adbe.pkcs7.sha1": True}
 """Signature SubFilters docsign verifies, and whether each is legacy PKCS#7 (not PAdES)."""
+SHA1_SUBFILTER = "/adbe.pkcs7.sha1"
+"""The CMS signs (encapsulates) the SHA-1 digest of the signed bytes instead of being detached from them."""
+SHA1_CUTOFF = dt.datetime(2012, 8, 1, tzinfo=dt.UTC)
+"""ETSI TS 119 312 (v1.5.1), as EU DSS's default policy applies it: SHA-1 signatures made (proven by a
+timestamp) before this date stay acceptable, later ones are CRYPTO_CONSTRAINTS_FAILURE_NO_POE."""
+CMS_ALGORITHMS = CMSAlgorithmUsagePolicy.lift_policy(DisallowWeakAlgorithmsPolicy(
+    weak_hash_algos=frozenset({"md2", "md5"})))
+"""pyHanko's algorithm policy without SHA-1: docsign judges SHA-1 by date (:data:`SHA1_CUTOFF`)."""
 LIBRARY_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "fontTools", "asyncio")
 
 _MODIFICATIONS = {
@@ -384,7 +399,7 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
                            "(the document now shows other content).")
     errors.extend(unaccounted)
 
-    status, problem, failure = await _validate(doc, emb)
+    status, problem, failure = await _validate(doc, emb, byte_range.signed_end)
     if status is None:
         return _failed(fq_name, failure or "The signature cannot be validated.", signer=signer, revision=revision,
                        sub_indication=_sub_name(problem) or "FORMAT_FAILURE"), None
@@ -395,13 +410,19 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
     problem, note = await _past_validation(doc, emb, status, problem, timestamp_time)
     if note:
         warnings_.append(note)
+    crypto_problem = _crypto_problem(doc, emb, subfilter, timestamp_time)
+    if crypto_problem is not None:
+        errors.append(_PROBLEM_TEXT[crypto_problem.standard_name])
+    analysis_failed = status.diff_result is None and status.coverage is SignatureCoverageLevel.ENTIRE_REVISION
+    if analysis_failed:
+        warnings_.append(_ANALYSIS_FAILED)
 
     coverage = _coverage(status.coverage)
     format_error = None
     if coverage is Coverage.PARTIAL:
         format_error = "The signature does not cover its whole revision of the document."
         errors.append(format_error)
-    modifications = _modifications(status)
+    modifications = None if analysis_failed else _modifications(status)
     if unaccounted:
         modifications = Modifications.OTHER
     if isinstance(status.diff_result, SuspiciousModification):
@@ -431,6 +452,8 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
         modifications=modifications,
         docmdp_ok=constraints_ok,
         certificate_problem=problem,
+        crypto_problem=crypto_problem,
+        changes_unknown=analysis_failed and not unaccounted,
     )
     indication, sub = classify(facts)
     report = SignatureReport(
@@ -466,13 +489,17 @@ def _context(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment:
     )
 
 
-async def _run_pyhanko(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment: dt.datetime,
-                       skip_diff: bool) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None]:
+async def _run_pyhanko(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment: dt.datetime
+                       ) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None]:
+    """pyHanko's validation without its difference analysis (:func:`_with_modifications` does that once)."""
     vc = _context(doc, emb, online=online, moment=moment)  # also validates the timestamp, as pyHanko's default
     records: list[logging.LogRecord] = []
     token = _RECORDS.set(records)
     try:
-        status = await async_validate_pdf_signature(emb, vc, skip_diff=skip_diff)
+        if str(emb.sig_object.get("/SubFilter")) == SHA1_SUBFILTER:
+            status = await _validate_sha1_subfilter(emb, vc)
+        else:
+            status = await async_validate_pdf_signature(emb, vc, skip_diff=True, algorithm_policy=CMS_ALGORITHMS)
     except SignatureValidationError as exc:
         return None, exc.ades_subindication, _plain(exc.failure_message)
     finally:
@@ -483,6 +510,46 @@ async def _run_pyhanko(doc: _Document, emb: EmbeddedPdfSignature, *, online: boo
     if problem is AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
         problem = await _diagnose(doc, emb, online=online, moment=moment) or problem
     return status, problem, None
+
+
+async def _validate_sha1_subfilter(emb: EmbeddedPdfSignature, vc: Any) -> PdfSignatureStatus:
+    """``adbe.pkcs7.sha1``: the CMS signs, as its encapsulated content, the SHA-1 digest of the signed
+    bytes. pyHanko validates detached signatures only, so its steps run here with that content."""
+    emb.compute_integrity_info(skip_diff=True)
+    status_kwargs = emb.summarise_integrity_info()
+    status_kwargs.update(await generic_cms.collect_timing_info(
+        emb.signer_info, vc, raw_digest=emb.compute_digest, algorithm_policy=CMS_ALGORITHMS))
+    if "signer_reported_dt" not in status_kwargs and emb.self_reported_timestamp is not None:
+        status_kwargs["signer_reported_dt"] = emb.self_reported_timestamp
+    status_kwargs = await generic_cms.cms_basic_validation(
+        emb.signed_data, raw_digest=None, validation_context=vc, status_kwargs=status_kwargs,
+        key_usage_settings=PdfSignatureStatus.default_usage_constraints(None), algorithm_policy=CMS_ALGORITHMS)
+    content = emb.signed_data["encap_content_info"]["content"]
+    signed_digest = bytes(content) if content.native is not None else b""
+    if signed_digest != emb.compute_digest("sha1"):
+        status_kwargs["intact"] = False  # the encapsulated digest is not the digest of these bytes
+    tst = status_kwargs.get("timestamp_validity")
+    status_kwargs.update(report_seed_value_validation(
+        emb, status_kwargs["validation_path"], tst is not None and tst.valid and tst.trusted))
+    return PdfSignatureStatus(**status_kwargs)
+
+
+_ANALYSIS_FAILED = ("The changes made after signing could not be analysed, so the signature cannot be said to "
+                    "allow them; check what the document shows.")
+
+
+def _with_modifications(doc: _Document, emb: EmbeddedPdfSignature, status: PdfSignatureStatus,
+                        signed_end: int) -> PdfSignatureStatus:
+    """pyHanko's difference analysis (made fast by :mod:`docsign.verification.changes`) on the status.
+    An analysis that fails leaves ``diff_result`` None: a warning and no TOTAL_PASSED, never exit 3."""
+    try:
+        emb.diff_result = changes.review(emb, doc.data, signed_end=signed_end)
+    except (RecursionError, MemoryError):
+        emb.diff_result = None
+    except Exception:
+        log.debug("difference analysis of %s failed", emb.field_name, exc_info=True)
+        emb.diff_result = None
+    return dataclasses.replace(status, **emb.summarise_integrity_info())
 
 
 async def _diagnose(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool,
@@ -520,17 +587,19 @@ def _refine(problem: AdESSubIndic | None, records: list[logging.LogRecord],
     return problem
 
 
-async def _validate(doc: _Document, emb: EmbeddedPdfSignature
+async def _validate(doc: _Document, emb: EmbeddedPdfSignature, signed_end: int
                     ) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None]:
     """Embedded and cached revocation data first; online only when that does not settle it."""
-    status, problem, failure = await _run_pyhanko(doc, emb, online=False, moment=doc.moment, skip_diff=False)
-    if status is None or doc.offline:
+    status, problem, failure = await _run_pyhanko(doc, emb, online=False, moment=doc.moment)
+    if status is None:
+        return status, problem, failure
+    status = _with_modifications(doc, emb, status, signed_end)
+    if doc.offline:
         return status, problem, failure
     unsettled = problem in REVOCATION_UNKNOWN | {AdESIndeterminate.OUT_OF_BOUNDS_NO_POE}
     timestamp_unsettled = status.timestamp_validity is not None and _timestamp_time(status) is None
     if unsettled or timestamp_unsettled:
-        online_status, online_problem, _ = await _run_pyhanko(doc, emb, online=True, moment=doc.moment,
-                                                              skip_diff=True)
+        online_status, online_problem, _ = await _run_pyhanko(doc, emb, online=True, moment=doc.moment)
         if online_status is not None:
             status = dataclasses.replace(online_status, diff_result=status.diff_result, coverage=status.coverage,
                                          docmdp_ok=status.docmdp_ok)
@@ -557,8 +626,7 @@ async def _past_validation(doc: _Document, emb: EmbeddedPdfSignature, status: Pd
         return TotalFailed.EXPIRED, None
     if timestamp_time < cert.not_valid_before:
         return AdESFailure.NOT_YET_VALID, None
-    past, past_problem, _ = await _run_pyhanko(doc, emb, online=not doc.offline, moment=timestamp_time,
-                                               skip_diff=True)
+    past, past_problem, _ = await _run_pyhanko(doc, emb, online=not doc.offline, moment=timestamp_time)
     if past is None:
         return problem, None
     if past_problem is None:
@@ -566,6 +634,27 @@ async def _past_validation(doc: _Document, emb: EmbeddedPdfSignature, status: Pd
         return None, (f"The signing certificate has since been {when}, but a trusted timestamp proves the "
                       f"signature existed at {timestamp_time.isoformat()}.")
     return past_problem, None
+
+
+def _uses_sha1(emb: EmbeddedPdfSignature, subfilter: str) -> bool:
+    """Does the signature rest on SHA-1 (its digest, its signature algorithm, or its SubFilter)?"""
+    if subfilter == SHA1_SUBFILTER:
+        return True
+    info = emb.signer_info
+    if _safe(lambda: info["digest_algorithm"]["algorithm"].native) == "sha1":
+        return True
+    return _safe(lambda: info["signature_algorithm"].hash_algo) == "sha1"
+
+
+def _crypto_problem(doc: _Document, emb: EmbeddedPdfSignature, subfilter: str,
+                    timestamp_time: dt.datetime | None) -> AdESSubIndic | None:
+    """EN 319 102-1 cryptographic constraints, for SHA-1: acceptable only with proof (a trusted
+    timestamp) that the signature existed before :data:`SHA1_CUTOFF`."""
+    if doc.moment < SHA1_CUTOFF or not _uses_sha1(emb, subfilter):
+        return None
+    if timestamp_time is not None and timestamp_time < SHA1_CUTOFF:
+        return None
+    return AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
 
 
 # -- small translations ------------------------------------------------------------------------
@@ -654,6 +743,8 @@ _PROBLEM_TEXT = {
     "REVOCATION_OUT_OF_BOUNDS_NO_POE": "The revocation information available is not fresh enough.",
     "CHAIN_CONSTRAINTS_FAILURE": "The certificate chain breaks a constraint (key usage, path length or policy).",
     "CRYPTO_CONSTRAINTS_FAILURE": "The signature uses an algorithm that is not considered secure.",
+    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "The signature uses SHA-1, which is not accepted for signatures made after "
+                                         "1 August 2012, and no trusted timestamp proves it was made before.",
 }
 
 
