@@ -190,3 +190,23 @@ def review(emb: EmbeddedPdfSignature, data: bytes, *, signed_end: int, narrow: b
         level = max(level, result.modification_level)
         changed_fields |= result.changed_form_fields
     return DiffResult(level, changed_fields)
+
+
+VALIDATION_DATA_KEYS = frozenset({"/DSS", "/Extensions"})
+"""Catalog entries that adding validation data (PAdES B-LT/LTA) writes."""
+
+
+def only_validation_data(emb: EmbeddedPdfSignature, data: bytes, *, signed_end: int) -> bool:
+    """docsign's own check, for when pyHanko's analysis cannot run: every later revision only adds
+    objects the signed revision never mentions, and rewrites at most the document information and the
+    catalog's validation data entries. Nothing the signed revision shows can then have changed."""
+    reader = emb.reader
+    base = SignedRevision(reader, emb.signed_revision, data, signed_end)
+    for revision in range(emb.signed_revision + 1, reader.xrefs.total_revisions):
+        if not base.form_untouched(revision):
+            return False
+        old_root, new_root = base.root, reader.get_historical_resolver(revision).root
+        for key in set(old_root) | set(new_root):
+            if key not in VALIDATION_DATA_KEYS and old_root.raw_get(key, None) != new_root.raw_get(key, None):
+                return False
+    return True

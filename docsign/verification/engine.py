@@ -26,7 +26,7 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
-from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
@@ -399,12 +399,18 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
                            "(the document now shows other content).")
     errors.extend(unaccounted)
 
-    status, problem, failure = await _validate(doc, emb, byte_range.signed_end)
+    status, problem, failure, analysis_note = await _validate(doc, emb, byte_range.signed_end)
+    if analysis_note:
+        warnings_.append(analysis_note)
     if status is None:
         return _failed(fq_name, failure or "The signature cannot be validated.", signer=signer, revision=revision,
                        sub_indication=_sub_name(problem) or "FORMAT_FAILURE"), None
     timestamp_time = _timestamp_time(status)
-    if status.timestamp_validity is not None and timestamp_time is None:
+    foreign_timestamp = status.timestamp_validity is not None and not status.timestamp_validity.intact
+    if foreign_timestamp:
+        errors.append("The signature timestamp does not belong to this signature: its message imprint does not "
+                      "match the signature value (a timestamp copied from another signature).")
+    elif status.timestamp_validity is not None and timestamp_time is None:
         warnings_.append("The signature timestamp is not valid or not trusted; it is ignored.")
 
     problem, note = await _past_validation(doc, emb, status, problem, timestamp_time)
@@ -413,6 +419,8 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
     crypto_problem = _crypto_problem(doc, emb, subfilter, timestamp_time)
     if crypto_problem is not None:
         errors.append(_PROBLEM_TEXT[crypto_problem.standard_name])
+        if problem is AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE:
+            problem = None  # pyHanko's undated "weak algorithm": the dated rule above says it precisely
     analysis_failed = status.diff_result is None and status.coverage is SignatureCoverageLevel.ENTIRE_REVISION
     if analysis_failed:
         warnings_.append(_ANALYSIS_FAILED)
@@ -446,7 +454,7 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
 
     facts = SignatureFacts(
         format_error=format_error,
-        digest_ok=bool(status.intact),
+        digest_ok=bool(status.intact) and not foreign_timestamp,
         der_ok=bool(der_ok),
         signature_ok=bool(status.valid),
         modifications=modifications,
@@ -539,17 +547,23 @@ _ANALYSIS_FAILED = ("The changes made after signing could not be analysed, so th
 
 
 def _with_modifications(doc: _Document, emb: EmbeddedPdfSignature, status: PdfSignatureStatus,
-                        signed_end: int) -> PdfSignatureStatus:
+                        signed_end: int) -> tuple[PdfSignatureStatus, str | None]:
     """pyHanko's difference analysis (made fast by :mod:`docsign.verification.changes`) on the status.
-    An analysis that fails leaves ``diff_result`` None: a warning and no TOTAL_PASSED, never exit 3."""
+
+    When pyHanko's analysis fails on the file, docsign's own stricter check still recognises added
+    validation data (LTA_UPDATES, with a warning); anything else leaves ``diff_result`` None: a warning
+    and no TOTAL_PASSED, never exit 3."""
+    note = None
     try:
         emb.diff_result = changes.review(emb, doc.data, signed_end=signed_end)
-    except (RecursionError, MemoryError):
-        emb.diff_result = None
-    except Exception:
+    except Exception as exc:
         log.debug("difference analysis of %s failed", emb.field_name, exc_info=True)
         emb.diff_result = None
-    return dataclasses.replace(status, **emb.summarise_integrity_info())
+        if _safe(lambda: changes.only_validation_data(emb, doc.data, signed_end=signed_end), default=False):
+            emb.diff_result = DiffResult(ModificationLevel.LTA_UPDATES, set())
+            note = (f"pyHanko's analysis of the changes after signing failed ({_plain(exc) or type(exc).__name__}); "
+                    "docsign's own check found only added validation data.")
+    return dataclasses.replace(status, **emb.summarise_integrity_info()), note
 
 
 async def _diagnose(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool,
@@ -588,14 +602,14 @@ def _refine(problem: AdESSubIndic | None, records: list[logging.LogRecord],
 
 
 async def _validate(doc: _Document, emb: EmbeddedPdfSignature, signed_end: int
-                    ) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None]:
+                    ) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None, str | None]:
     """Embedded and cached revocation data first; online only when that does not settle it."""
     status, problem, failure = await _run_pyhanko(doc, emb, online=False, moment=doc.moment)
     if status is None:
-        return status, problem, failure
-    status = _with_modifications(doc, emb, status, signed_end)
+        return status, problem, failure, None
+    status, note = _with_modifications(doc, emb, status, signed_end)
     if doc.offline:
-        return status, problem, failure
+        return status, problem, failure, note
     unsettled = problem in REVOCATION_UNKNOWN | {AdESIndeterminate.OUT_OF_BOUNDS_NO_POE}
     timestamp_unsettled = status.timestamp_validity is not None and _timestamp_time(status) is None
     if unsettled or timestamp_unsettled:
@@ -604,7 +618,7 @@ async def _validate(doc: _Document, emb: EmbeddedPdfSignature, signed_end: int
             status = dataclasses.replace(online_status, diff_result=status.diff_result, coverage=status.coverage,
                                          docmdp_ok=status.docmdp_ok)
             problem = online_problem
-    return status, problem, failure
+    return status, problem, failure, note
 
 
 async def _past_validation(doc: _Document, emb: EmbeddedPdfSignature, status: PdfSignatureStatus,
