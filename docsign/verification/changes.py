@@ -210,3 +210,40 @@ def only_validation_data(emb: EmbeddedPdfSignature, data: bytes, *, signed_end: 
             if key not in VALIDATION_DATA_KEYS and old_root.raw_get(key, None) != new_root.raw_get(key, None):
                 return False
     return True
+
+
+def _inherited(field: generic.DictionaryObject, key: str, depth: int = 0) -> generic.PdfObject | None:
+    """A field's entry as PDF inheritance gives it (own value, else the parent's)."""
+    if key in field:
+        return field.raw_get(key)
+    parent = field.get("/Parent")
+    if isinstance(parent, generic.DictionaryObject) and depth < 32:
+        return _inherited(parent, key, depth + 1)
+    return None
+
+
+def _normal_appearance(widget: generic.DictionaryObject) -> generic.PdfObject | None:
+    ap = widget.get("/AP")
+    return ap.raw_get("/N") if isinstance(ap, generic.DictionaryObject) and "/N" in ap else None
+
+
+def appearance_without_value(reader: PdfFileReader, signed_revision: int) -> list[str]:
+    """Form fields whose widget shows a new appearance after ``signed_revision`` while the field's value
+    stayed the same: filling a form changes the value (and redraws it); only the look changing is the
+    shadow "replace" attack (the page shows content nobody signed)."""
+    found: list[str] = []
+    old = reader.get_historical_resolver(signed_revision)
+    for revision in range(signed_revision + 1, reader.xrefs.total_revisions):
+        new = reader.get_historical_resolver(revision)
+        for ref in reader.xrefs.explicit_refs_in_revision(revision):
+            if reader.xrefs.get_historical_ref(ref, signed_revision) is None:
+                continue  # a new object: new fields are the form rules' business
+            before, after = old(ref), new(ref)
+            if not (isinstance(before, generic.DictionaryObject) and isinstance(after, generic.DictionaryObject)):
+                continue
+            if after.get("/Subtype") != "/Widget" or _inherited(after, "/FT") is None:
+                continue
+            if _normal_appearance(before) != _normal_appearance(after) and \
+                    _inherited(before, "/V") == _inherited(after, "/V"):
+                found.append(str(_inherited(after, "/T") or f"object {ref.idnum}"))
+    return list(dict.fromkeys(found))

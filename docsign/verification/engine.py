@@ -397,6 +397,9 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
     if vanished:
         unaccounted.append("The signature was removed from the document's form after signing "
                            "(the document now shows other content).")
+    for name in _safe(lambda: changes.appearance_without_value(doc.reader, revision), default=[]):
+        unaccounted.append(f"The appearance of form field {name} was changed after signing while its value was "
+                           "not (shadow attack: the page now shows content that was not signed).")
     errors.extend(unaccounted)
 
     status, problem, failure, analysis_note = await _validate(doc, emb, byte_range.signed_end)
