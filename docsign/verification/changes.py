@@ -43,14 +43,14 @@ class SignedRevision(HistoricalResolver):
     """The signed revision, answering "which paths reach this object?" from the bytes when they settle it."""
 
     def __init__(self, reader: PdfFileReader, revision: int, data: bytes, signed_end: int, *,
-                 narrow: bool = True) -> None:
+                 narrow: bool = True, gap: tuple[int, int] | None = None) -> None:
         super().__init__(reader, revision)
         self._mentioned: set[int] | None = None
         self._trailer_paths: dict[tuple[int, int], set[RawPdfPath]] = {}
         self.full_walk = False
         """True once pyHanko's walk of the whole revision was needed (for the tests and the benchmark)."""
         if narrow:
-            self._mentioned = _mentioned_numbers(reader, revision, data, signed_end)
+            self._mentioned = _mentioned_numbers(reader, revision, data, signed_end, gap)
             if self._mentioned is not None:
                 self._trailer_paths = self._trailer_references()
 
@@ -121,7 +121,8 @@ def _nested_numbers(value: generic.PdfObject) -> Iterable[int]:
             yield from _nested_numbers(item)
 
 
-def _mentioned_numbers(reader: PdfFileReader, revision: int, data: bytes, signed_end: int) -> set[int] | None:
+def _mentioned_numbers(reader: PdfFileReader, revision: int, data: bytes, signed_end: int,
+                       gap: tuple[int, int] | None) -> set[int] | None:
     """Every object number written as ``N G R`` in the objects of revisions 0..``revision`` (their
     bytes before ``signed_end``, cross-reference sections and trailers left out, object streams
     decoded); None when the bytes cannot settle it (hybrid files, objects stored after ``signed_end``)."""
@@ -142,6 +143,8 @@ def _mentioned_numbers(reader: PdfFileReader, revision: int, data: bytes, signed
         streams.update(where.obj_stream_id for where in section.xrefs_in_objstm.values())
         if any(offset >= signed_end for _, offset in section.standard_xrefs.values()):
             return None  # read from bytes appended after signing: only the full analysis may judge
+    if gap is not None:
+        cuts.append(gap)  # the signature value: a hex string mentions no object, and scanning it is slow
     mentioned: set[int] = set()
     position = 0
     for start, end in sorted(cuts):
@@ -161,6 +164,17 @@ def _mentioned_numbers(reader: PdfFileReader, revision: int, data: bytes, signed
     return mentioned
 
 
+def _hex_gap(emb: EmbeddedPdfSignature, data: bytes) -> tuple[int, int] | None:
+    """The span the signature leaves out, when it is exactly one hex string."""
+    try:
+        start1, len1, start2, _ = (int(x) for x in emb.byte_range)
+    except (TypeError, ValueError):
+        return None
+    if re.fullmatch(rb"<[0-9A-Fa-f\x00\t\n\x0c\r ]*>", data[start1 + len1:start2]):
+        return start1 + len1, start2
+    return None
+
+
 def review(emb: EmbeddedPdfSignature, data: bytes, *, signed_end: int, narrow: bool = True
            ) -> DiffResult | SuspiciousModification:
     """pyHanko's ``evaluate_modifications`` for this signature with its default policy (same result).
@@ -176,7 +190,7 @@ def review(emb: EmbeddedPdfSignature, data: bytes, *, signed_end: int, narrow: b
     if coverage == SignatureCoverageLevel.ENTIRE_FILE:
         return DiffResult(ModificationLevel.NONE, set())
     reader = emb.reader
-    base = SignedRevision(reader, emb.signed_revision, data, signed_end, narrow=narrow)
+    base = SignedRevision(reader, emb.signed_revision, data, signed_end, narrow=narrow, gap=_hex_gap(emb, data))
     later = range(emb.signed_revision + 1, reader.xrefs.total_revisions)
     policy = WITHOUT_FORM_RULE if all(base.form_untouched(r) for r in later) else DEFAULT_DIFF_POLICY
     level = ModificationLevel.NONE
@@ -201,7 +215,7 @@ def only_validation_data(emb: EmbeddedPdfSignature, data: bytes, *, signed_end: 
     objects the signed revision never mentions, and rewrites at most the document information and the
     catalog's validation data entries. Nothing the signed revision shows can then have changed."""
     reader = emb.reader
-    base = SignedRevision(reader, emb.signed_revision, data, signed_end)
+    base = SignedRevision(reader, emb.signed_revision, data, signed_end, gap=_hex_gap(emb, data))
     for revision in range(emb.signed_revision + 1, reader.xrefs.total_revisions):
         if not base.form_untouched(revision):
             return False
