@@ -203,7 +203,7 @@ def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, off
                 continue
             signatures.append((fq_name, sig_obj, field, vanished))
         verified = aio.run(_verify_all(doc, signatures))
-        verified.extend((r, None) for r in _unreferenced_signatures(data, len(fields)))
+        verified.extend((r, None) for r in _unreferenced_signatures(data, fields))
         if notes:  # auxiliary analyses that failed: said on every signature, never a verdict
             verified = [(dataclasses.replace(r, warnings=tuple(dict.fromkeys([*r.warnings, *notes]))), e)
                         for r, e in verified]
@@ -330,18 +330,26 @@ def _read_dss(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any], i
     return certs, ocsps, crls, revision if isinstance(revision, int) else None, None
 
 
-_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[")
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[([^\]]{0,200})\]")
 
 
-def _unreferenced_signatures(data: bytes, referenced: int) -> list[SignatureReport]:
+def _byte_range_key(text: bytes | str) -> tuple[str, ...]:
+    return tuple(str(text if isinstance(text, str) else text.decode("latin-1")).split())
+
+
+def _unreferenced_signatures(data: bytes, fields: Sequence[tuple[str, Any, Any, bool]]) -> list[SignatureReport]:
     """Signature dictionaries present in the bytes beyond those the document structure reaches: the
-    file was damaged or rearranged (signature wrapping); they are reported, never skipped."""
-    present = len(_BYTE_RANGE.findall(data))
+    file was damaged or rearranged (signature wrapping); they are reported, never skipped. A signature
+    dictionary written again unchanged by a later update (same /ByteRange) is the same signature."""
+    referenced = {_byte_range_key(" ".join(str(int(x)) for x in _safe(lambda s=sig: s["/ByteRange"], default=())))
+                  for _, sig, _, _ in fields}
+    present = {_byte_range_key(m.group(1)) for m in _BYTE_RANGE.finditer(data)}
+    unreferenced = len(present - referenced) if len(present) > len(fields) else 0
     return [
         _failed(f"(unreferenced signature {n})",
                 "A signature was found in the file that the document's structure does not reach; the file was "
                 "damaged or rearranged after signing (signature wrapping).")
-        for n in range(1, present - referenced + 1)
+        for n in range(1, unreferenced + 1)
     ][:MAX_SIGNATURES]
 
 
