@@ -12,6 +12,10 @@ without trust anchors, as those tests do, so trust is not part of the comparison
 * ``indeterminate`` / ``indeterminate SUB``: INDETERMINATE (with that sub-indication).
 * ``not passed``: the project says the signature does not validate (no indication named).
 
+iText's rows come from its revisions validator (changes after each signature; it does not check the
+cryptography): its VALID is ``valid`` for every signature, its INVALID ``changes`` for the signature
+whose later changes it rejects.
+
 ``DOCSIGN`` is what docsign reports today (indication/sub-indication/modifications): the test fails if
 it changes, so each change of a verdict is seen here. A row with a ``KEPT`` reason is a disagreement
 docsign keeps; every other row must agree.
@@ -29,6 +33,7 @@ from docsign.verification.engine import verify_pdf
 from docsign.verification.report import Indication, SignatureReport
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+SOURCES = ("dss", "pyhanko", "itext")
 
 
 class Row(NamedTuple):
@@ -45,6 +50,10 @@ class Row(NamedTuple):
 
 DSS = "dss-pades/src/test/java/eu/europa/esig/dss/pades/validation/"
 PYH = "pkgs/pyhanko/tests/"
+ITX = "sign/src/test/java/com/itextpdf/signatures/validation/DocumentRevisionsValidatorIntegrationTest::"
+ITEXT_FREES = ("iText's incremental update marks objects of the signed revision as free (its free list); "
+               "pyHanko's analysis rejects freeing an object the signed revision uses, since that object then "
+               "reads as null, and iText's revision validator accepts it. docsign keeps pyHanko's rule.")
 TABLE = [
     Row("dss/DSS-1683.pdf", "Signature_0", "indeterminate", DSS + "suite/DSS1683Test",
         "INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND/NONE"),
@@ -145,6 +154,41 @@ TABLE = [
         "INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND/NONE"),
     Row("pyhanko/sig-no-signed-attrs.pdf", "Sig1", "valid", PYH + "test_cms.py::test_verify_sig_without_signed_attrs",
         "INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND/NONE"),
+    Row("itext/danglingWidgetAnnotation.pdf", "Signature1", "changes", ITX + "danglingWidgetAnnotationTest",
+        "TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE/OTHER"),
+    Row("itext/fieldLockRootModificationAllowed.pdf", "Signature1", "valid",
+        ITX + "fieldLockRootModificationAllowedTest",
+        "INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND/FORM_FILLING"),
+    Row("itext/fieldLockRootModificationNotAllowed.pdf", "Signature1", "changes",
+        ITX + "fieldLockRootModificationNotAllowedTest", "TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE/OTHER"),
+    Row("itext/fullCompressionModeLevel1.pdf", "Signature1", "valid", ITX + "fullCompressionModeLevel1Test",
+        "INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND/LTA_UPDATES"),
+    Row("itext/multipleRevisionsDocumentWithPermissions.pdf", "Signature1", "valid",
+        ITX + "multipleRevisionsDocumentWithPermissionsTest", "INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND/LTA_UPDATES"),
+    Row("itext/multipleRevisionsDocumentWithoutPermissions.pdf", "Signature1", "valid",
+        ITX + "multipleRevisionsDocumentWithoutPermissionsTest", "TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE/OTHER",
+        kept=ITEXT_FREES),
+    Row("itext/multipleRevisionsDocumentWithoutPermissions.pdf", "Signature2", "valid",
+        ITX + "multipleRevisionsDocumentWithoutPermissionsTest", "TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE/OTHER",
+        kept=ITEXT_FREES),
+    Row("itext/multipleRevisionsDocumentWithoutPermissions.pdf", "Signature3", "valid",
+        ITX + "multipleRevisionsDocumentWithoutPermissionsTest", "INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND/NONE"),
+    Row("itext/outlinesModified.pdf", "Signature1", "changes", ITX + "outlinesModifiedTest",
+        "TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE/OTHER"),
+    Row("itext/outlinesNotModified.pdf", "Signature1", "valid", ITX + "outlinesNotModifiedTest",
+        "TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE/OTHER", kept=ITEXT_FREES),
+    Row("itext/outlinesNotModified.pdf", "Signature2", "valid", ITX + "outlinesNotModifiedTest",
+        "INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND/NONE"),
+    Row("itext/pageAndParentIndirectReferenceModified.pdf", "Signature1", "changes",
+        ITX + "pageAndParentIndirectReferenceModifiedTest", "TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE/OTHER"),
+    Row("itext/pdfVersionAdded.pdf", "Signature1", "valid", ITX + "pdfVersionAddedTest",
+        "INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND/LTA_UPDATES"),
+    Row("itext/removeAllAnnots.pdf", "Signature1", "valid", ITX + "removeAllThePageAnnotationsTest",
+        "TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE/OTHER",
+        kept="the later revision removes the page's annotations and frees their objects; pyHanko's analysis "
+             "rejects freeing objects the signed revision uses (what the page shows changes), iText allows it."),
+    Row("itext/removedLockedField.pdf", "Signature1", "changes", ITX + "removedLockedFieldTest",
+        "TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE/OTHER"),
 ]
 
 
@@ -187,7 +231,7 @@ def test_agreement_table(reports, row):  # type: ignore[no-untyped-def]
 
 
 def test_every_corpus_file_is_in_the_table_and_every_signature_reported(reports):  # type: ignore[no-untyped-def]
-    files = {str(p.relative_to(CORPUS)) for source in ("dss", "pyhanko") for p in (CORPUS / source).glob("*.pdf")}
+    files = {str(p.relative_to(CORPUS)) for source in SOURCES for p in (CORPUS / source).glob("*.pdf")}
     assert files == {row.file for row in TABLE}
     for file in files:
         assert reports(file), f"{file}: a signed file must get a report per signature"
