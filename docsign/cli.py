@@ -274,6 +274,9 @@ def exchange_show(exchange_id: str, as_json: bool) -> None:
         for e in d["history"]:
             code = e["code"] or "--"
             click.echo(f"     {e['at']}  {code}  {e['state']:<16} {e['description'] or ''}")
+            if e["receipt"] is not None:
+                verdict = "signed receipt verified" if e["receipt"]["verified"] else "signed receipt REFUSED"
+                click.echo(f"                 {verdict}: {e['receipt']['note']}")
 
 
 @exchange.command("export")

@@ -32,7 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from docsign import audit
 from docsign.config import Settings
 from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, PermissionDenied
-from docsign.exchange import edxml
+from docsign.exchange import edxml, packet_seals, receipts
 from docsign.exchange.directory import get_agency
 from docsign.exchange.statuses import DeliveryState, Party, StatusCode, TransportEvent, next_state
 from docsign.models import (
@@ -51,7 +51,7 @@ from docsign.models import (
 from docsign.pki.trust import Anchor, default_trust_store
 from docsign.storage import BlobStore
 from docsign.verification.engine import verify_pdf
-from docsign.verification.report import Indication, VerificationReport
+from docsign.verification.report import Indication, Signer, VerificationReport
 
 log = logging.getLogger(__name__)
 DELIVER_TASK = "docsign.exchange.deliver"
@@ -138,6 +138,7 @@ def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes,
         attachments=(edxml.Attachment.new(request.file_name, pdf),),
     )
     packet_bytes = edxml.build_document_packet(packet, max_bytes=_max_packet_bytes(settings))
+    packet_bytes = packet_seals.seal_outgoing(session, settings, sender, packet_bytes)
     return _record_exchange(session, store, packet, packet_bytes, document, sender, recipients, pdf,
                             request.business_type, actor, created_by_id)
 
@@ -322,15 +323,20 @@ def seal_problems(session: Session, report: VerificationReport, sender: Agency) 
                             f"{reason})")
     if problems:
         return problems
-    signers = [sig.signer for sig in report.signatures if sig.signer is not None]
-    if any(signer.organization == sender.name for signer in signers):
-        return []
-    registered = {_cert_id(der) for der in session.scalars(select(KeyRef.certificate_der).where(
-        KeyRef.agency_id == sender.id, KeyRef.kind == KeyKind.SEAL))}
-    if any((signer.serial, signer.issuer) in registered for signer in signers):
+    if seal_owned_by(session, [sig.signer for sig in report.signatures if sig.signer is not None], sender):
         return []
     return [f"no signature belongs to the sending agency {sender.name} ({sender.code}): the seal certificate's "
             "organisation must match the directory, or the key must be registered to the agency"]
+
+
+def seal_owned_by(session: Session, signers: Sequence[Signer], agency: Agency) -> bool:
+    """The one seal-ownership check: one of ``signers`` is ``agency``'s seal when its certificate's
+    organisation is the agency's name in the directory, or the certificate is registered as its seal key."""
+    if any(signer.organization == agency.name for signer in signers):
+        return True
+    registered = {_cert_id(der) for der in session.scalars(select(KeyRef.certificate_der).where(
+        KeyRef.agency_id == agency.id, KeyRef.kind == KeyKind.SEAL))}
+    return any((signer.serial, signer.issuer) in registered for signer in signers)
 
 
 def _cert_id(der: bytes) -> tuple[str, str]:
@@ -368,10 +374,13 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
     exchange = delivery.exchange
     store = BlobStore(settings.blob_dir)
     assert exchange.packet_sha256 is not None
-    packet = edxml.parse_document_packet(store.read_bytes(exchange.packet_sha256),
-                                         max_bytes=_max_packet_bytes(settings))
+    packet_bytes = store.read_bytes(exchange.packet_sha256)
+    packet = edxml.parse_document_packet(packet_bytes, max_bytes=_max_packet_bytes(settings))
     if delivery.recipient.code not in {o.organ_id for o in packet.message_header.to}:
         return _reject(session, store, delivery, packet, [f"the packet is not addressed to {delivery.recipient.code}"])
+    signature_problems = packet_seals.incoming_problems(session, settings, packet_bytes, exchange.sender)
+    if signature_problems:
+        return _reject(session, store, delivery, packet, signature_problems)
     try:
         pdf = _pdf_attachment(packet)
         report = RECEIPT_VERDICTS.verify(settings, pdf)
@@ -401,8 +410,10 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
     session.add(inbox)
     # One flush writes the inbox document (whose unique received_via_delivery_id makes a second inbox
     # entry impossible) and the 01 event, before the audit append.
+    receipt = receipts.Receipt(header.document_id, report.document.sha256, utcnow(), delivery.recipient.code)
     _status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
-                  "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid")
+                  "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid",
+                  seal=receipts.receipt_sealer(session, settings, delivery.recipient, receipt))
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",
                  agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
                  details={"exchange": exchange.id})
@@ -438,10 +449,12 @@ def _reject(session: Session, store: BlobStore, delivery: Delivery, packet: edxm
 
 
 def _status_event(session: Session, store: BlobStore, delivery: Delivery, packet: edxml.DocumentPacket,
-                  code: StatusCode, by: Agency, description: str, staff: str | None = None) -> StatusEvent:
+                  code: StatusCode, by: Agency, description: str, staff: str | None = None,
+                  seal: Callable[[bytes], bytes] | None = None) -> StatusEvent:
     status = edxml.status_packet_for(packet, organization(by), code, description=description[:500],
                                      staff_info=edxml.StaffInfo(staff=staff or ""))
-    blob = store.put_bytes(edxml.build_status_packet(status))
+    status_bytes = edxml.build_status_packet(status)
+    blob = store.put_bytes(seal(status_bytes) if seal is not None else status_bytes)
     event = StatusEvent(delivery=delivery, code=code.value, state=delivery.state, description=description,
                         actor_agency_id=by.id, staff=staff, packet_sha256=blob.key)
     session.add(event)
@@ -469,14 +482,16 @@ def status_reached(session: Session, settings: Settings, status_event_ids: Seque
         if event.received_at is not None:
             continue
         if event.packet_sha256:
+            data = store.read_bytes(event.packet_sha256)
             try:
-                packet = edxml.parse_status_packet(store.read_bytes(event.packet_sha256))
+                packet = edxml.parse_status_packet(data)
             except DocsignError as exc:
                 log.error("status packet %s cannot be read: %s", event.id, exc.message)
                 continue
             if packet.response_for.document_id != event.delivery.exchange.edxml_document_id:
                 log.error("status packet %s answers another document: not recorded", event.id)
                 continue
+            receipts.record_receipt(session, settings, event, data)
         event.received_at = now
         recorded += 1
     return recorded

@@ -88,7 +88,8 @@ class _HandleKey:
         return self.handle.sign(data, chosen.name)
 
 
-def _parse(xml_bytes: bytes) -> etree._Element:
+def parse_packet_xml(xml_bytes: bytes) -> etree._Element:
+    """The packet's root element, parsed without DTDs, entities or network access."""
     if any(marker in xml_bytes for marker in _DTD_MARKERS):
         raise UnsafeXml("the packet declares a DOCTYPE or entities; edXML packets must not contain DTDs")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
@@ -111,7 +112,7 @@ def sign_packet(xml_bytes: bytes, key: KeyHandle) -> bytes:
 
     An empty ``Signature`` element in ``edXMLHeader`` is filled; without one, the signature is added at
     the end of the header. A packet that already carries a signature is refused (sign once, last)."""
-    root = _parse(xml_bytes)
+    root = parse_packet_xml(xml_bytes)
     existing = _signatures(root)
     if any(not _is_empty(s) for s in existing):
         raise DocsignInvalidInput("the packet is already signed")
@@ -142,7 +143,7 @@ def verify_packet(xml_bytes: bytes, *, trust_roots: Sequence[asn1_x509.Certifica
 
     Never raises for a bad signature: the result says what is wrong. A packet that is not XML raises
     :class:`InvalidPacket`."""
-    root = _parse(xml_bytes)
+    root = parse_packet_xml(xml_bytes)
     signatures = [s for s in _signatures(root) if not _is_empty(s)]
     if not signatures:
         return PacketSignature(present=False, valid=False, problems=("the packet carries no XML signature",))
