@@ -47,6 +47,12 @@ class Settings:
     verify_rate: tuple[int, int] | None = (600, 60)
     """Public verification requests allowed per client IP: (requests, per seconds), None for no limit
     (DOCSIGN_VERIFY_RATE, e.g. "60/minute", "5/second", "off")."""
+    axis_url: str | None = None
+    """The national document axis (VXP) endpoint, DOCSIGN_AXIS_URL; the axis is off when unset."""
+    axis_system_id: str | None = None
+    """This system's systemId on the axis (DOCSIGN_AXIS_SYSTEM_ID)."""
+    axis_secret: str | None = None
+    """The secret the axis issued with the systemId (DOCSIGN_AXIS_SECRET); keys the request HMAC."""
 
     @property
     def embedded_database(self) -> bool:
@@ -102,6 +108,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     redeliver_after = _int_setting(get, "REDELIVER_AFTER", 120, 5, 86400, "a whole number of seconds")
     delivery_attempts = _int_setting(get, "DELIVERY_ATTEMPTS", 8, 1, 100, "a whole number")
     verify_rate = _rate_setting(get, "VERIFY_RATE", "600/minute")
+    axis_url = get("AXIS_URL")
+    if axis_url is not None:
+        _check_url("DOCSIGN_AXIS_URL", axis_url, {"http", "https"})
+        if not (get("AXIS_SYSTEM_ID") and get("AXIS_SECRET")):
+            raise ConfigError("DOCSIGN_AXIS_URL needs DOCSIGN_AXIS_SYSTEM_ID and DOCSIGN_AXIS_SECRET")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -114,6 +125,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         delivery_attempts=delivery_attempts,
         secret_key_override=get("SECRET_KEY"),
         verify_rate=verify_rate,
+        axis_url=axis_url.rstrip("/") if axis_url else None,
+        axis_system_id=get("AXIS_SYSTEM_ID"),
+        axis_secret=get("AXIS_SECRET"),
     )
 
 

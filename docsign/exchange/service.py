@@ -32,8 +32,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from docsign import audit
 from docsign.config import Settings
 from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, PermissionDenied
-from docsign.exchange import edxml, packet_seals, receipts
-from docsign.exchange.directory import get_agency
+from docsign.exchange import axis, edxml, packet_seals, receipts
+from docsign.exchange.directory import codes_of, get_agency
 from docsign.exchange.statuses import DeliveryState, Party, StatusCode, TransportEvent, next_state
 from docsign.models import (
     Agency,
@@ -161,6 +161,22 @@ def import_packet(session: Session, settings: Settings, data: bytes, *, actor: s
                             pdf, packet.trace_header_list.business.business_doc_type, actor, None)
 
 
+def record_received(session: Session, settings: Settings, data: bytes, recipients: list[Agency], *,
+                    actor: str) -> Exchange:
+    """File a packet that came from outside (the national axis) for delivery to ``recipients`` of this
+    installation: the same record and outbox as a send, so each delivery takes the one receive path
+    (which verifies it and answers 01 or 02)."""
+    packet = edxml.parse_document_packet(data, max_bytes=_max_packet_bytes(settings))
+    header = packet.message_header
+    sender = get_agency(session, header.from_.organ_id)
+    document = Document(agency=sender, origin=DocumentOrigin.DRAFTED, title=header.subject,
+                        document_type=header.document_type.type_name, code_number=header.code.code_number,
+                        code_notation=header.code.code_notation,
+                        promulgation_date=header.promulgation_info.promulgation_date)
+    return _record_exchange(session, BlobStore(settings.blob_dir), packet, data, document, sender, recipients,
+                            _pdf_attachment(packet), packet.trace_header_list.business.business_doc_type, actor, None)
+
+
 def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentPacket, packet_bytes: bytes,
                      document: Document, sender: Agency, recipients: list[Agency], pdf: bytes,
                      business_type: int, actor: str, created_by_id: int | None) -> Exchange:
@@ -248,7 +264,8 @@ def _max_packet_bytes(settings: Settings) -> int:
 
 
 def _enqueue(session: Session, task: str, agency_code: str, **payload: object) -> None:
-    session.add(OutboxMessage(task_name=task, queue=agency_queue(agency_code), payload=dict(payload)))
+    task, queue = axis.route(session, task, agency_code, agency_queue(agency_code))  # peers on the national axis
+    session.add(OutboxMessage(task_name=task, queue=queue, payload=dict(payload)))
 
 
 # -- checking what arrives ----------------------------------------------------------------------
@@ -376,7 +393,7 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
     assert exchange.packet_sha256 is not None
     packet_bytes = store.read_bytes(exchange.packet_sha256)
     packet = edxml.parse_document_packet(packet_bytes, max_bytes=_max_packet_bytes(settings))
-    if delivery.recipient.code not in {o.organ_id for o in packet.message_header.to}:
+    if not codes_of(session, delivery.recipient) & {o.organ_id for o in packet.message_header.to}:
         return _reject(session, store, delivery, packet, [f"the packet is not addressed to {delivery.recipient.code}"])
     signature_problems = packet_seals.incoming_problems(session, settings, packet_bytes, exchange.sender)
     if signature_problems:
