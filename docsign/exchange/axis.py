@@ -236,7 +236,7 @@ def publish(session: Session, settings: Settings, client: AxisClient, *, deliver
         log.info("%s already on the axis as %s: not sent again", ref, row.axis_doc_id)
         return str(row.axis_doc_id)
     if row is None:
-        row = AxisMessage(direction="out", message_type=message_type, local_ref=ref, state="pending")
+        row = AxisMessage(direction="out", message_type=message_type, local_ref=ref, state="pending", attempts=0)
         session.add(row)
     row.attempts += 1
     row.packet_sha256 = BlobStore(settings.blob_dir).put_bytes(data).key
@@ -287,6 +287,8 @@ class PollResult:
     statuses: int = 0
     acknowledged_again: int = 0
     refused: int = 0
+    echoes: int = 0
+    """Our own packets the axis routed back to our agencies (acknowledged, not filed)."""
 
 
 def poll(sessions: Callable[[], Any], settings: Settings, client: AxisClient) -> PollResult:
@@ -313,12 +315,13 @@ def _take(sessions: Callable[[], Any], settings: Settings, client: AxisClient, i
         return
     data = client.get_edoc(item.doc_id)
     reason = None
+    echoes_before = result.echoes
     try:
         with sessions() as session:
-            if message_type == "edoc":
-                _file_document(session, settings, data)
-            else:
+            if message_type != "edoc":
                 _file_status(session, settings, data)
+            elif _file_document(session, settings, data) is None:
+                result.echoes += 1
             session.add(AxisMessage(direction="in", message_type=message_type, axis_doc_id=item.doc_id, state="done",
                                     attempts=1, packet_sha256=hashlib.sha256(data).hexdigest()))
     except DocsignError as exc:
@@ -338,12 +341,12 @@ def _take(sessions: Callable[[], Any], settings: Settings, client: AxisClient, i
         return
     client.update_status(item.doc_id, "done")
     if message_type == "edoc":
-        result.filed += 1
+        result.filed += 1 - min(1, result.echoes - echoes_before)
     else:
         result.statuses += 1
 
 
-def _file_document(session: Session, settings: Settings, data: bytes) -> Exchange:
+def _file_document(session: Session, settings: Settings, data: bytes) -> Exchange | None:
     from docsign.errors import Conflict
     from docsign.exchange import edxml, service
     from docsign.exchange.directory import get_agency
@@ -351,10 +354,15 @@ def _file_document(session: Session, settings: Settings, data: bytes) -> Exchang
     packet = edxml.parse_document_packet(data, max_bytes=service._max_packet_bytes(settings))
     header = packet.message_header
     try:
-        get_agency(session, header.from_.organ_id)
+        sender = get_agency(session, header.from_.organ_id)
     except NotFound:
         raise InvalidInput(f"the sender {header.from_.organ_id} is not in the directory (synchronise it with "
                            "the axis)") from None
+    if not sender.via_axis:
+        # One of our own packets, which the axis also routes to our agencies among its recipients: they
+        # had it through our own queues already.
+        log.info("axis: our own packet %s came back: acknowledged, not filed again", header.document_id)
+        return None
     recipients: list[Agency] = []
     for organization in header.to:
         try:
