@@ -270,3 +270,33 @@ def test_directory_synchronisation_keeps_old_codes_as_aliases(world):
     assert (again.added, again.renamed) == (0, 0)
     with pytest.raises(DocsignError), session_scope(w.settings.database_url) as s:
         get_agency(s, "000.00.38.H30")
+
+
+@pytest.mark.embedded_only
+def test_axis_and_agency_commands(world):
+    import os
+
+    from tests.conftest import run_cli
+
+    w = world
+    w.fake.directory = [{"id": "1", "pid": "0", "code": "000.00.00.G22", "name": "Văn phòng Chính phủ",
+                         "mail": "", "oldCode": ""}]
+    s = w.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSIGN_")}
+    env.update({"DOCSIGN_DATA_DIR": str(s.data_dir), "DOCSIGN_KEYS_DIR": str(s.keys_dir),
+                "DOCSIGN_DATABASE_URL": s.database_url, "DOCSIGN_BROKER_URL": s.broker_url,
+                "DOCSIGN_PUBLIC_URL": s.public_url})
+    off = run_cli("axis", "poll", env=env)
+    assert off.returncode != 0 and "the national axis is off" in off.stderr
+    env.update({"DOCSIGN_AXIS_URL": w.fake.url, "DOCSIGN_AXIS_SYSTEM_ID": OURS, "DOCSIGN_AXIS_SECRET": OUR_SECRET})
+    synced = run_cli("axis", "sync-directory", env=env)
+    assert synced.returncode == 0 and "1 added" in synced.stdout, synced.stderr
+    polled = run_cli("axis", "poll", env=env)
+    assert polled.returncode == 0 and "0 documents filed" in polled.stdout, polled.stderr
+    changed = run_cli("agency", "set", "000.00.00.G22", "--sends-unsigned-packets", env=env)
+    assert changed.returncode == 0 and "unsigned packets accepted, via the national axis" in changed.stdout
+    with session_scope(s.database_url) as session:
+        assert get_agency(session, "000.00.00.G22").sends_unsigned_packets
+    w.fake.stop()
+    down = run_cli("axis", "poll", env=env)
+    assert down.returncode == 69 and "getReceivedEdocList: the axis cannot be reached" in down.stderr

@@ -14,6 +14,7 @@ from docsign.exchange.views import exchange_summary
 from docsign.models import Agency, AuditEvent, Delivery, Exchange, StatusEvent
 from docsign.pki.trust import trust_roots
 from docsign.storage import BlobStore
+from tests.conftest import run_cli
 from tests.support.documents import sealed_pdf
 
 pytestmark = pytest.mark.backend
@@ -43,6 +44,16 @@ def _replace_packet(settings, delivery_id, change) -> None:  # type: ignore[no-u
 def _receive(settings, delivery_id):  # type: ignore[no-untyped-def]
     with session_scope(settings.database_url) as s:
         return svc.receive(s, settings, delivery_id)
+
+
+def _env(settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSIGN_")}
+    env.update({"DOCSIGN_DATA_DIR": str(settings.data_dir), "DOCSIGN_KEYS_DIR": str(settings.keys_dir),
+                "DOCSIGN_DATABASE_URL": settings.database_url, "DOCSIGN_BROKER_URL": settings.broker_url,
+                "DOCSIGN_PUBLIC_URL": settings.public_url})
+    return env
 
 
 def _unsigned(packet: bytes) -> bytes:
@@ -83,7 +94,10 @@ def test_sent_packet_is_signed_and_its_01_is_a_verified_signed_receipt(demo_onli
         history = exchange_summary(s, exchange_id)["deliveries"][0]["history"]
         assert history[-1]["receipt"]["verified"] is True
 
-    # the sender's page shows it (Vietnamese first)
+    # `docsign exchange show` and the sender's page show it (Vietnamese first)
+    shown = run_cli("exchange", "show", exchange_id, env=_env(demo_online))
+    assert shown.returncode == 0, shown.stderr
+    assert "signed receipt verified: Common Name: Ủy ban nhân dân huyện Lạc Sơn" in shown.stdout
     from docsign.web.app import create_app
     from tests.web.test_documents import Browser
 
