@@ -43,7 +43,7 @@ from docsign import aio
 from docsign.errors import InvalidInput as DocsignInvalidInput
 from docsign.exchange.errors import InvalidPacket, UnsafeXml
 from docsign.pki.keys import KeyHandle
-from docsign.pki.trust import build_validation_context
+from docsign.pki.trust import build_validation_context, remember_fetched
 
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
@@ -205,4 +205,6 @@ def _chain_problems(signing: asn1_x509.Certificate, others: Sequence[asn1_x509.C
         aio.run(validator.async_validate_usage(set()))
     except Exception as exc:  # certvalidator's path-building and revocation errors
         return [f"the XML signature's certificate ({signing.subject.human_friendly}) is not trusted: {exc}"]
+    finally:
+        remember_fetched(context)  # the next packets of this seal reuse the OCSP responses and CRLs
     return []
