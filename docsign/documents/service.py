@@ -566,11 +566,7 @@ def incoming_for_document(session: Session, actor: Actor, document: Document) ->
 
 
 def party_of(actor: Actor, delivery: Delivery) -> Party | None:
-    if delivery.recipient_agency_id == actor.agency_id:
-        return Party.RECEIVER
-    if delivery.exchange.sender_agency_id == actor.agency_id:
-        return Party.SENDER
-    return None
+    return delivery.party_of(actor.agency_id)
 
 
 def status_choices(actor: Actor, delivery: Delivery) -> list[StatusCode]:

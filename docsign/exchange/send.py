@@ -1,0 +1,227 @@
+"""Sending: one transaction writes the exchange, a delivery per recipient, the edXML packet, the outbox
+rows and an audit event; the relay publishes the outbox (docsign.exchange.outbox).
+
+Functions take the session first and never commit: the caller's transaction decides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from docsign import audit
+from docsign.config import Settings
+from docsign.errors import Conflict, InvalidInput, NotFound
+from docsign.exchange import edxml
+from docsign.exchange.directory import get_agency
+from docsign.exchange.outbox import DELIVER_TASK, enqueue
+from docsign.exchange.statuses import DeliveryState
+from docsign.exchange.verdicts import pdf_attachment, seal_problems, verify
+from docsign.models import (
+    Agency,
+    Delivery,
+    Document,
+    DocumentOrigin,
+    DocumentRevision,
+    Exchange,
+    StatusEvent,
+)
+from docsign.storage import BlobStore
+from docsign.verification.report import VerificationReport
+
+VN_TZ = dt.timezone(dt.timedelta(hours=7))
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    sender_code: str
+    recipient_codes: tuple[str, ...]
+    subject: str
+    """Trích yếu: what the document is about (≤500)."""
+    file_name: str = "document.pdf"
+    code_number: str | None = None
+    """Số: assigned by the system (next number of the sender's year) when not given."""
+    code_notation: str = "VP"
+    """Ký hiệu, e.g. UBND-VP."""
+    type_name: str = "Công văn"
+    priority: int = 0
+    due_date: dt.date | None = None
+    business_type: int = 0
+    """0 new document, 1 revocation, 2 update, 3 replacement."""
+    related_document_id: str | None = None
+    """For business types 1-3: the DocumentId being revoked, updated or replaced."""
+
+
+
+def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes, *, actor: str,
+         created_by_id: int | None = None, document: Document | None = None) -> Exchange:
+    """Send a sealed PDF to one or more agencies. Nothing is written unless everything checks out.
+
+    ``document`` is the sender's document these bytes are the current revision of (the web UI's
+    case); without it (a file from the command line or the API) a document is filed for them.
+    """
+    sender = get_agency(session, request.sender_code)
+    recipients = _recipients(session, sender, request.recipient_codes)
+    report = verify(settings, pdf)
+    problems = seal_problems(session, report, sender)
+    if problems:
+        raise InvalidInput("the document cannot be sent: " + "; ".join(problems))
+    store = BlobStore(settings.blob_dir)
+    today = dt.datetime.now(VN_TZ).date()
+    number = request.code_number or _next_number(session, sender, today.year)
+    if document is None:
+        document = Document(agency=sender, origin=DocumentOrigin.DRAFTED, title=request.subject,
+                            document_type=request.type_name, code_number=number,
+                            code_notation=request.code_notation, promulgation_date=today,
+                            created_by_id=created_by_id)
+    packet = edxml.DocumentPacket(
+        message_header=edxml.MessageHeader(
+            from_=organization(sender),
+            to=tuple(organization(r) for r in recipients),
+            document_id=edxml.make_document_id(sender.code, today, number, request.code_notation),
+            code=edxml.Code(number, request.code_notation),
+            promulgation_info=edxml.PromulgationInfo(_place(sender), today),
+            document_type=edxml.DocumentType(2, request.type_name),
+            subject=request.subject,
+            signer_info=_signer_info(report, sender),
+            due_date=request.due_date,
+            other_info=edxml.OtherInfo(priority=request.priority, page_amount=report.document.pages),
+        ),
+        trace_header_list=edxml.TraceHeaderList(
+            trace_headers=(edxml.TraceHeader(sender.code, edxml.vn_now()),),
+            business=edxml.Business(business_doc_type=request.business_type,
+                                    document_id=request.related_document_id or ""),
+        ),
+        attachments=(edxml.Attachment.new(request.file_name, pdf),),
+    )
+    packet_bytes = edxml.build_document_packet(packet, max_bytes=max_packet_bytes(settings))
+    return _record_exchange(session, store, packet, packet_bytes, document, sender, recipients, pdf,
+                            request.business_type, actor, created_by_id)
+
+
+def import_packet(session: Session, settings: Settings, data: bytes, *, actor: str) -> Exchange:
+    """Take an edXML packet written elsewhere (another system, `exchange export`) and send it on as is."""
+    packet = edxml.parse_document_packet(data, max_bytes=max_packet_bytes(settings))
+    header = packet.message_header
+    sender = get_agency(session, header.from_.organ_id)
+    recipients = _recipients(session, sender, tuple(o.organ_id for o in header.to))
+    pdf = pdf_attachment(packet)
+    problems = seal_problems(session, verify(settings, pdf), sender)
+    if problems:
+        raise InvalidInput("the packet cannot be accepted: " + "; ".join(problems))
+    document = Document(agency=sender, origin=DocumentOrigin.DRAFTED, title=header.subject,
+                        document_type=header.document_type.type_name, code_number=header.code.code_number,
+                        code_notation=header.code.code_notation,
+                        promulgation_date=header.promulgation_info.promulgation_date)
+    return _record_exchange(session, BlobStore(settings.blob_dir), packet, data, document, sender, recipients,
+                            pdf, packet.trace_header_list.business.business_doc_type, actor, None)
+
+
+def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentPacket, packet_bytes: bytes,
+                     document: Document, sender: Agency, recipients: list[Agency], pdf: bytes,
+                     business_type: int, actor: str, created_by_id: int | None) -> Exchange:
+    header = packet.message_header
+    pdf_blob = store.put_bytes(pdf)
+    packet_blob = store.put_bytes(packet_bytes)
+    revision = document.current
+    if revision is None or revision.sha256 != pdf_blob.key:
+        revision = DocumentRevision(number=len(document.revisions) + 1, sha256=pdf_blob.key, size=pdf_blob.size,
+                                    action="upload", created_by_id=created_by_id)
+        document.revisions.append(revision)
+    session.add(document)
+    exchange = Exchange(id=str(uuid.uuid4()), document=document, revision=revision, sender=sender,
+                        edxml_document_id=header.document_id, business_type=business_type, subject=header.subject,
+                        priority=header.other_info.priority, due_date=header.due_date,
+                        packet_sha256=packet_blob.key, created_by_id=created_by_id)
+    session.add(exchange)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"DocumentId {header.document_id} was already sent as a new document; "
+                       "send an update (BussinessDocType 2) or use another number") from None
+    deliveries = [Delivery(exchange=exchange, recipient=recipient, state=DeliveryState.QUEUED)
+                  for recipient in recipients]
+    session.add_all(deliveries)
+    session.flush()  # one INSERT ... RETURNING for all of them: the outbox rows need their ids
+    for delivery in deliveries:
+        # set from the event's side: appending to delivery.events would first load the (empty) collection
+        session.add(StatusEvent(delivery=delivery, state=DeliveryState.QUEUED.value, actor_agency_id=sender.id,
+                                description="Đã gửi / Sent"))
+        enqueue(session, DELIVER_TASK, delivery.recipient.code, delivery_id=delivery.id)
+    session.flush()  # write everything else before the audit append, which serialises writers until commit
+    audit.record(session, actor, "exchange.send", agency_id=sender.id, object_type="exchange", object_id=exchange.id,
+                 details={"document_id": header.document_id, "to": [r.code for r in recipients],
+                          "sha256": pdf_blob.key})
+    session.flush()
+    return exchange
+
+
+def _recipients(session: Session, sender: Agency, codes: Sequence[str]) -> list[Agency]:
+    cleaned = [c.strip().upper() for c in codes if c.strip()]
+    if not cleaned:
+        raise InvalidInput("name at least one recipient agency")
+    if len(set(cleaned)) != len(cleaned):
+        raise InvalidInput("a recipient is named twice")
+    if sender.code in cleaned:
+        raise InvalidInput("an agency cannot send a document to itself")
+    return [get_agency(session, code) for code in cleaned]
+
+
+def _next_number(session: Session, sender: Agency, year: int) -> str:
+    start = dt.date(year, 1, 1)
+    count = len(session.scalars(select(Document.id).where(
+        Document.agency_id == sender.id, Document.origin == DocumentOrigin.DRAFTED,
+        Document.promulgation_date >= start)).all())
+    return f"{count + 1:02d}"  # Decree 30: numbers below 10 get a leading zero
+
+
+def _place(agency: Agency) -> str:
+    if agency.address and "," in agency.address:
+        return agency.address.rsplit(",", 1)[1].strip()[:50]
+    return (agency.address or agency.name)[:50]
+
+
+def organization(agency: Agency) -> edxml.Organization:
+    return edxml.Organization(
+        organ_id=agency.code, organ_name=agency.name,
+        organization_in_charge=agency.organization_in_charge or (agency.parent.name if agency.parent else ""),
+        organ_add=agency.address or "", email=agency.email or "", telephone=agency.telephone or "",
+        fax=agency.fax or "", website=agency.website or "",
+    )
+
+
+def _signer_info(report: VerificationReport, sender: Agency) -> edxml.SignerInfo:
+    # The leader's personal signature is the one whose organisation is the agency but whose name is a person's.
+    for sig in report.signatures:
+        if sig.signer and sig.signer.common_name and sig.signer.common_name != sender.name:
+            return edxml.SignerInfo(full_name=sig.signer.common_name[:50])
+    return edxml.SignerInfo()
+
+
+def max_packet_bytes(settings: Settings) -> int:
+    # base64 grows the PDF by a third; leave room for the envelope.
+    return settings.max_upload_bytes * 4 // 3 + 1024 * 1024
+
+
+def read_packet(settings: Settings, exchange: Exchange) -> bytes:
+    assert exchange.packet_sha256 is not None
+    return BlobStore(settings.blob_dir).read_bytes(exchange.packet_sha256)
+
+
+def pdf_path_bytes(path: Path, settings: Settings) -> bytes:
+    """Read a PDF to send, refusing anything over the upload limit."""
+    from docsign.errors import PayloadTooLarge
+
+    try:
+        size = path.stat().st_size
+        if size > settings.max_upload_bytes:
+            raise PayloadTooLarge(f"{path.name} is larger than DOCSIGN_MAX_UPLOAD_MB ({settings.max_upload_mb} MiB)")
+        return path.read_bytes()
+    except OSError as exc:
+        raise NotFound(f"cannot read {path} ({exc.strerror})") from None

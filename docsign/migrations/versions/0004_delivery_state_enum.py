@@ -1,0 +1,37 @@
+"""deliveries.state and deliveries.before_recall become enum columns (VARCHAR with a CHECK), like the others
+
+Revision ID: 0004_delivery_state_enum
+Revises: 0003
+Create Date: 2026-12-01 02:10:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0004_delivery_state_enum'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+STATES = ('queued', 'delivered', 'rejected', 'accepted', 'assigned', 'processing', 'finished', 'recall_requested',
+          'recalled', 'dead_letter')
+
+
+def _enum(name: str = 'deliverystate') -> sa.Enum:
+    return sa.Enum(*STATES, name=name, native_enum=False, create_constraint=True, length=20)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.alter_column('state', existing_type=sa.String(length=20), type_=_enum(), existing_nullable=False)
+        batch_op.alter_column('before_recall', existing_type=sa.String(length=20), type_=_enum('beforerecall'),
+                              existing_nullable=True)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.alter_column('before_recall', existing_type=_enum('beforerecall'), type_=sa.String(length=20),
+                              existing_nullable=True)
+        batch_op.alter_column('state', existing_type=_enum(), type_=sa.String(length=20), existing_nullable=False)
