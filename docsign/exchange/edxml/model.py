@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
 
 from docsign.exchange.statuses import StatusCode
 
@@ -19,6 +20,10 @@ DEFAULT_MAX_PACKET_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_ATTACHMENTS = 100
 # libxml2 without huge_tree refuses text nodes over 10,000,000 characters; base64 turns 3 bytes into 4.
 MAX_ATTACHMENT_BYTES_OTHER_ENCODINGS = 7_500_000
+
+Extra = tuple[str, ...]
+"""Child elements docsign does not act on, kept as XML text in the order read and written back after
+the known ones: a packet read and written again loses nothing (round trip)."""
 
 DATE_FORMAT = "%Y/%m/%d"
 TIMESTAMP_FORMAT = "%Y/%m/%d %H:%M:%S"
@@ -41,6 +46,7 @@ class Organization:
     telephone: str = ""
     fax: str = ""
     website: str = ""
+    extra: Extra = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class Code:
     """Document number, e.g. ``05`` (số)."""
     code_notation: str
     """Symbol, e.g. ``UBND-VP`` (ký hiệu)."""
+    extra: Extra = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class PromulgationInfo:
     place: str
     """Place name printed in the header, e.g. ``Hòa Bình``."""
     promulgation_date: date
+    extra: Extra = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class DocumentType:
     """Sources disagree on the values (1/2 at Bkav, 18 for a công văn elsewhere)."""
     type_name: str = ""
     """E.g. ``Công văn``, ``Quyết định``."""
+    extra: Extra = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class SignerInfo:
     """Authority prefix: ``TM.``, ``KT.``, ``TL.``, ``TUQ.``, ``Q.`` or empty."""
     position: str = ""
     full_name: str = ""
+    extra: Extra = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,8 @@ class OtherInfo:
     page_amount: int | None = None
     appendixes: tuple[str, ...] = ()
     """Names of the appendices."""
+    extra: Extra = ()
+    """E.g. ``Direction``, ``ReplyFors``, ``ReferenceCodes`` of the VNPT library."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,8 @@ class MessageHeader:
     steering_type: int | None = None
     """1 not a directive, 2 directive, 3 report on a directive (per one SDK)."""
     response_for: tuple[ResponseFor, ...] = ()
+    extra: Extra = ()
+    """E.g. ``ApplicationType``, ``ResponseForTask`` of the VNPT library."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +143,7 @@ class TraceHeader:
     organ_id: str
     timestamp: datetime
     """Time zone aware; written in +07:00 to the second."""
+    extra: Extra = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,33 @@ class StaffInfo:
     staff: str = ""
     mobile: str = ""
     email: str = ""
+    extra: Extra = ()
+    """E.g. ``DepartmentId``, ``StaffId`` of the VNPT library."""
+
+
+@dataclass(frozen=True)
+class ReplacementInfo:
+    """For a replacement (3): a document replaced and the agencies that received it."""
+
+    document_id: str
+    organ_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Receiver:
+    organ_id: str
+    receiver_type: str = ""
+    """1 main recipient, 0 for information (as the VNPT samples use it)."""
+
+
+@dataclass(frozen=True)
+class BusinessDocumentInfo:
+    """For an update (2): what changed (``DocumentInfo`` metadata, ``DocumentReceiver`` recipients: 1 yes) and
+    the new list of recipients."""
+
+    document_info: str = ""
+    document_receiver: str = ""
+    receivers: tuple[Receiver, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +193,21 @@ class Business:
     paper: int = 0
     """0: no paper copy follows."""
     staff_info: StaffInfo = StaffInfo()
+    document_info: BusinessDocumentInfo | None = None
+    """``BussinessDocumentInfo`` (with its ``ReceiverList``), written by updates."""
+    replacements: tuple[ReplacementInfo, ...] = ()
+    """``ReplacementInfoList``, written by replacements."""
+    extra: Extra = ()
+
+    def related_document_ids(self, own_document_id: str) -> tuple[str, ...]:
+        """The DocumentIds a revocation, update or replacement acts on: ``DocumentId`` here, else those of
+        ``ReplacementInfoList``, else (as the VNPT samples of a revocation do) the packet's own DocumentId."""
+        if self.business_doc_type == 0:
+            return ()
+        if self.document_id.strip():
+            return (self.document_id.strip(),)
+        replaced = tuple(r.document_id.strip() for r in self.replacements if r.document_id.strip())
+        return replaced or (own_document_id,)
 
 
 @dataclass(frozen=True)
@@ -158,6 +215,7 @@ class TraceHeaderList:
     trace_headers: tuple[TraceHeader, ...] = ()
     """One entry per hop."""
     business: Business = Business()
+    extra: Extra = ()
 
 
 @dataclass(frozen=True)
@@ -168,6 +226,10 @@ class Attachment:
     content_type: str
     data: bytes = field(repr=False)
     description: str = ""
+    extra: Extra = ()
+    manifest_content_type: str = ""
+    """The type the manifest lists when it is not ``content_type`` (the VNPT library zips files: the manifest
+    says text/plain, the attachment application/zip)."""
 
     @classmethod
     def new(cls, name: str, data: bytes, content_type: str = "application/pdf", description: str = "") -> Attachment:
@@ -180,6 +242,18 @@ class DocumentPacket:
     message_header: MessageHeader
     trace_header_list: TraceHeaderList = TraceHeaderList()
     attachments: tuple[Attachment, ...] = ()
+    signature: str = ""
+    """The packet's XML-DSig ``Signature`` element as read (XML text), empty when absent or empty."""
+    extra: Extra = ()
+    """Other parts of ``edXMLHeader``."""
+
+
+class StatusForm(StrEnum):
+    """The two ways status packets are written: QCVN 102's ``Status`` element, or a ``MessageHeader`` holding
+    ``StatusCode`` as the VNPT EdXML102 library (and the national axis's SDK) writes and reads them."""
+
+    STATUS = "Status"
+    MESSAGE_HEADER = "MessageHeader"
 
 
 @dataclass(frozen=True)
@@ -193,6 +267,9 @@ class StatusPacket:
     """Time zone aware; written in +07:00 to the second."""
     description: str = ""
     staff_info: StaffInfo = StaffInfo()
+    form: StatusForm = StatusForm.STATUS
+    """How it was (or is to be) written."""
+    extra: Extra = ()
 
 
 def make_document_id(organ_id: str, promulgation_date: date, code_number: str, code_notation: str) -> str:
@@ -218,6 +295,7 @@ def status_packet_for(
     description: str = "",
     staff_info: StaffInfo | None = None,
     timestamp: datetime | None = None,
+    form: StatusForm = StatusForm.STATUS,
 ) -> StatusPacket:
     """The status packet ``from_`` (a recipient, or the sender for 13) sends about ``packet``."""
     return StatusPacket(
@@ -227,6 +305,7 @@ def status_packet_for(
         timestamp=timestamp or vn_now(),
         description=description,
         staff_info=staff_info or StaffInfo(),
+        form=form,
     )
 
 
@@ -251,7 +330,8 @@ def organization_fields(org: Organization) -> list[tuple[str, str]]:
 
 
 def staff_fields(s: StaffInfo) -> list[tuple[str, str]]:
-    return [("Department", s.department), ("Staff", s.staff), ("Mobile", s.mobile), ("Email", s.email)]
+    # The VNPT library's order (its DepartmentId and StaffId, when read, are kept in ``extra``).
+    return [("Department", s.department), ("Staff", s.staff), ("Email", s.email), ("Mobile", s.mobile)]
 
 
 

@@ -14,6 +14,7 @@ the only limit; a packet in another encoding is read with the cap, so its attach
 from __future__ import annotations
 
 import base64
+import dataclasses
 import binascii
 import re
 from datetime import date, datetime
@@ -29,6 +30,7 @@ from docsign.exchange.edxml.model import (
     VN_TZ,
     Attachment,
     Business,
+    BusinessDocumentInfo,
     Code,
     DocumentPacket,
     DocumentType,
@@ -36,9 +38,12 @@ from docsign.exchange.edxml.model import (
     Organization,
     OtherInfo,
     PromulgationInfo,
+    Receiver,
+    ReplacementInfo,
     ResponseFor,
     SignerInfo,
     StaffInfo,
+    StatusForm,
     StatusPacket,
     TraceHeader,
     TraceHeaderList,
@@ -114,6 +119,48 @@ def _kid(parent: etree._Element | None, *names: str) -> etree._Element | None:
 
 
 
+def _extra(element: etree._Element | None, known: frozenset[str]) -> tuple[str, ...]:
+    """The children of ``element`` docsign does not act on, as XML text (kept for the round trip)."""
+    if element is None:
+        return ()
+    return tuple(_xml_text(c) for c in element if isinstance(c.tag, str) and _local(c) not in known)
+
+
+def _xml_text(element: etree._Element) -> str:
+    # Exclusive C14N: the element with only the namespaces it uses, whatever surrounded it.
+    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False).decode("utf-8")
+
+
+def _is_empty(element: etree._Element) -> bool:
+    """``<ResponseFor/>`` or one holding only empty children: an optional element left empty."""
+    return not (element.text or "").strip() and all(_is_empty(c) for c in element if isinstance(c.tag, str))
+
+
+_ORGANIZATION = frozenset({"OrganId", "OrganName", "OrganizationInCharge", "OrganInCharge", "OrganAdd", "Email",
+                           "Telephone", "Fax", "Website"})
+_STAFF = frozenset({"Department", "Staff", "Mobile", "Email"})
+_MESSAGE_HEADER = frozenset({"From", "To", "DocumentId", "Code", "PromulgationInfo", "DocumentType", "Subject",
+                             "Content", "SignerInfo", "DueDate", "ToPlaces", "OtherInfo", "SteeringType",
+                             "ResponseFor"})
+_OTHER_INFO = frozenset({"Priority", "SphereOfPromulgation", "TyperNotation", "PromulgationAmount", "PageAmount",
+                         "Appendixes"})
+_BUSINESS = frozenset({"BussinessDocType", "BusinessDocType", "BussinessDocReason", "BusinessDocReason",
+                       "DocumentId", "Paper", "StaffInfo", "BussinessDocumentInfo", "BusinessDocumentInfo",
+                       "ReplacementInfoList"})
+_TRACE_LIST = frozenset({"TraceHeader", "Bussiness", "Business"})
+_ATTACHMENT = frozenset({"ContentId", "AttachmentName", "Description", "ContentType", "ContentTransferEncoded"})
+_HEADER = frozenset({"MessageHeader", "TraceHeaderList", "Signature", "Status"})
+_STATUS = frozenset({"ResponseFor", "From", "StatusCode", "Description", "Timestamp", "StaffInfo"})
+
+
+def _normal_code(text: str) -> str:
+    """Agency codes normalised (spaces, lower case) when they are QCVN codes; other systems' ids as written."""
+    try:
+        return str(parse_agency_code(text.strip()))
+    except InvalidInput:
+        return text.strip()
+
+
 class _Reader:
     """Reads fields leniently and records unreadable ones in ``problems`` instead of failing at once."""
 
@@ -125,12 +172,7 @@ class _Reader:
         return element.text or "" if element is not None else ""
 
     def code(self, parent: etree._Element | None, name: str) -> str:
-        # Agency codes are normalised (spaces, lower case) here; validation then checks the form.
-        text = self.text(parent, name).strip()
-        try:
-            return str(parse_agency_code(text))
-        except InvalidInput:
-            return text
+        return _normal_code(self.text(parent, name))
 
     def integer(self, parent: etree._Element | None, path: str, *names: str, default: int | None = None) -> int | None:
         text = self.text(parent, *names).strip()
@@ -172,6 +214,7 @@ class _Reader:
             telephone=self.text(element, "Telephone"),
             fax=self.text(element, "Fax"),
             website=self.text(element, "Website"),
+            extra=_extra(element, _ORGANIZATION),
         )
 
     def response_for(self, element: etree._Element | None, path: str) -> ResponseFor:
@@ -184,11 +227,45 @@ class _Reader:
 
     def staff(self, element: etree._Element | None) -> StaffInfo:
         s = _kid(element, "StaffInfo")
-        return StaffInfo(*(self.text(s, name) for name in ("Department", "Staff", "Mobile", "Email")))
+        return StaffInfo(department=self.text(s, "Department"), staff=self.text(s, "Staff"),
+                         mobile=self.text(s, "Mobile"), email=self.text(s, "Email"), extra=_extra(s, _STAFF))
+
+    def business(self, element: etree._Element | None) -> Business:
+        path = "TraceHeaderList/Bussiness"
+        info = _kid(element, "BussinessDocumentInfo", "BusinessDocumentInfo")
+        document_info = None
+        if info is not None:
+            document_info = BusinessDocumentInfo(
+                document_info=self.text(info, "DocumentInfo").strip(),
+                document_receiver=self.text(info, "DocumentReceiver").strip(),
+                receivers=tuple(Receiver(self.code(r, "OrganId"), self.text(r, "ReceiverType").strip())
+                                for r in _kids(_kid(info, "ReceiverList"), "Receiver")),
+            )
+        return Business(
+            business_doc_type=self.integer(element, f"{path}/BussinessDocType", "BussinessDocType",
+                                           "BusinessDocType", default=0) or 0,
+            business_doc_reason=self.text(element, "BussinessDocReason", "BusinessDocReason"),
+            document_id=self.text(element, "DocumentId").strip(),
+            paper=self.integer(element, f"{path}/Paper", "Paper", default=0) or 0,
+            staff_info=self.staff(element),
+            document_info=document_info,
+            replacements=tuple(
+                ReplacementInfo(self.text(ri, "DocumentId").strip(),
+                                tuple(_normal_code(o.text or "") for o in _kids(_kid(ri, "OrganIdList"), "OrganId")))
+                for ri in _kids(_kid(element, "ReplacementInfoList"), "ReplacementInfo")),
+            extra=_extra(element, _BUSINESS),
+        )
 
 
 def _header_part(root: etree._Element, name: str) -> etree._Element | None:
     return _kid(_kid(_kid(root, "edXMLEnvelope"), "edXMLHeader"), name)
+
+
+def _signature(root: etree._Element) -> str:
+    element = _header_part(root, "Signature")
+    if element is None or _is_empty(element):
+        return ""
+    return _xml_text(element)
 
 
 def _read_document(root: etree._Element, max_attachments: int, today: date | None) -> DocumentPacket:
@@ -203,20 +280,24 @@ def _read_document(root: etree._Element, max_attachments: int, today: date | Non
         from_=r.organization(_kid(mh, "From")),
         to=tuple(r.organization(to) for to in _kids(mh, "To")),
         document_id=r.text(mh, "DocumentId").strip(),
-        code=Code(r.text(code, "CodeNumber").strip(), r.text(code, "CodeNotation").strip()),
+        code=Code(r.text(code, "CodeNumber").strip(), r.text(code, "CodeNotation").strip(),
+                  extra=_extra(code, frozenset({"CodeNumber", "CodeNotation"}))),
         promulgation_info=PromulgationInfo(
             place=r.text(info, "Place"),
             # The placeholder never escapes: a missing date is a problem raised below.
             promulgation_date=r.date(info, f"{mh_path}/PromulgationInfo/PromulgationDate", "PromulgationDate", True)
             or date.min,
+            extra=_extra(info, frozenset({"Place", "PromulgationDate"})),
         ),
         document_type=DocumentType(
             type=r.integer(doc_type, f"{mh_path}/DocumentType/Type", "Type", default=0) or 0,
             type_name=r.text(doc_type, "TypeName"),
+            extra=_extra(doc_type, frozenset({"Type", "TypeName"})),  # e.g. Bkav's TypeDetail
         ),
         subject=r.text(mh, "Subject"),
         content=r.text(mh, "Content"),
-        signer_info=SignerInfo(r.text(signer, "Competence"), r.text(signer, "Position"), r.text(signer, "FullName")),
+        signer_info=SignerInfo(r.text(signer, "Competence"), r.text(signer, "Position"), r.text(signer, "FullName"),
+                               extra=_extra(signer, frozenset({"Competence", "Position", "FullName"}))),
         due_date=r.date(mh, f"{mh_path}/DueDate", "DueDate"),
         to_places=tuple(p.text or "" for p in _kids(_kid(mh, "ToPlaces"), "Place")),
         other_info=OtherInfo(
@@ -226,34 +307,31 @@ def _read_document(root: etree._Element, max_attachments: int, today: date | Non
             promulgation_amount=r.integer(other, f"{mh_path}/OtherInfo/PromulgationAmount", "PromulgationAmount"),
             page_amount=r.integer(other, f"{mh_path}/OtherInfo/PageAmount", "PageAmount"),
             appendixes=tuple(a.text or "" for a in _kids(_kid(other, "Appendixes"), "Appendix")),
+            extra=_extra(other, _OTHER_INFO),
         ),
         steering_type=r.integer(mh, f"{mh_path}/SteeringType", "SteeringType"),
+        # An empty <ResponseFor/> (the VPCP SDK writes one) answers nothing.
         response_for=tuple(
-            r.response_for(rf, f"MessageHeader/ResponseFor[{i}]") for i, rf in enumerate(_kids(mh, "ResponseFor"), 1)
+            r.response_for(rf, f"MessageHeader/ResponseFor[{i}]")
+            for i, rf in enumerate(_kids(mh, "ResponseFor"), 1) if not _is_empty(rf)
         ),
+        extra=_extra(mh, _MESSAGE_HEADER),
     )
 
     trace, path = _header_part(root, "TraceHeaderList"), "TraceHeaderList/TraceHeader"
-    business = _kid(trace, "Bussiness", "Business")
     trace_list = TraceHeaderList(
         trace_headers=tuple(
-            TraceHeader(r.code(th, "OrganId"), r.timestamp(th, f"{path}[{i}]/Timestamp", "Timestamp"))
+            TraceHeader(r.code(th, "OrganId"), r.timestamp(th, f"{path}[{i}]/Timestamp", "Timestamp"),
+                        extra=_extra(th, frozenset({"OrganId", "Timestamp"})))
             for i, th in enumerate(_kids(trace, "TraceHeader"), 1)
         ),
-        business=Business(
-            business_doc_type=r.integer(
-                business, "TraceHeaderList/Bussiness/BussinessDocType", "BussinessDocType", "BusinessDocType", default=0
-            )
-            or 0,
-            business_doc_reason=r.text(business, "BussinessDocReason", "BusinessDocReason"),
-            document_id=r.text(business, "DocumentId").strip(),
-            paper=r.integer(business, "TraceHeaderList/Bussiness/Paper", "Paper", default=0) or 0,
-            staff_info=r.staff(business),
-        ),
+        business=r.business(_kid(trace, "Bussiness", "Business")),
+        extra=_extra(trace, _TRACE_LIST),
     )
 
     attachments = _read_attachments(root, r, max_attachments)
-    packet = DocumentPacket(header, trace_list, attachments)
+    packet = DocumentPacket(header, trace_list, attachments, signature=_signature(root),
+                            extra=_extra(_kid(_kid(root, "edXMLEnvelope"), "edXMLHeader"), _HEADER))
     r.problems.raise_if_any()
     validate_document_packet(packet, strict=False, today=today, max_attachments=max_attachments)
     return packet
@@ -279,36 +357,58 @@ def _read_attachments(root: etree._Element, r: _Reader, max_attachments: int) ->
                 content_type=r.text(element, "ContentType").strip() or "application/octet-stream",
                 data=data,
                 description=r.text(element, "Description"),
+                extra=_extra(element, _ATTACHMENT),
             )
         )
     # Every manifest entry must point at an attachment that is really there.
-    present = {a.content_id for a in attachments}
+    present = {a.content_id: n for n, a in enumerate(attachments)}
     references = _kids(_kid(_kid(_kid(root, "edXMLEnvelope"), "edXMLBody"), "edXMLManifest"), "Reference")
     for i, ref in enumerate(references, 1):
         cid = r.text(ref, "ContentId").strip().removeprefix("cid:")
         if cid not in present:
             r.problems.add(f"edXMLManifest/Reference[{i}]/ContentId", f"cid:{cid} has no attachment in the packet")
+            continue
+        listed = r.text(ref, "ContentType").strip()
+        attachment = attachments[present[cid]]
+        if listed and listed != attachment.content_type:
+            attachments[present[cid]] = dataclasses.replace(attachment, manifest_content_type=listed)
     return tuple(attachments)
 
 
-def _read_status(root: etree._Element) -> StatusPacket:
+def _status_part(root: etree._Element) -> tuple[etree._Element, StatusForm, str] | None:
+    """Where a status packet's fields are: ``Status`` (QCVN 102), or a ``MessageHeader`` that holds a
+    ``StatusCode`` (the VNPT library's form)."""
     status = _header_part(root, "Status")
-    if status is None:
-        raise InvalidPacket("edXMLEnvelope/edXMLHeader/Status: missing, this is not an edXML status packet")
+    if status is not None:
+        return status, StatusForm.STATUS, "Status"
+    header = _header_part(root, "MessageHeader")
+    if header is not None and _kid(header, "StatusCode") is not None:
+        return header, StatusForm.MESSAGE_HEADER, "MessageHeader"
+    return None
+
+
+def _read_status(root: etree._Element) -> StatusPacket:
+    found = _status_part(root)
+    if found is None:
+        raise InvalidPacket("edXMLEnvelope/edXMLHeader/Status: missing (nor a MessageHeader with a StatusCode), "
+                            "this is not an edXML status packet")
+    status, form, path = found
     r = _Reader()
     raw_code = r.text(status, "StatusCode")
     try:
         code = StatusCode.parse(raw_code)
     except InvalidInput as exc:
-        r.problems.add("Status/StatusCode", exc.message if raw_code.strip() else "required")
+        r.problems.add(f"{path}/StatusCode", exc.message if raw_code.strip() else "required")
         code = StatusCode.ARRIVED
     packet = StatusPacket(
-        response_for=r.response_for(_kid(status, "ResponseFor"), "Status/ResponseFor"),
+        response_for=r.response_for(_kid(status, "ResponseFor"), f"{path}/ResponseFor"),
         from_=r.organization(_kid(status, "From")),
         status_code=code,
-        timestamp=r.timestamp(status, "Status/Timestamp", "Timestamp"),
+        timestamp=r.timestamp(status, f"{path}/Timestamp", "Timestamp"),
         description=r.text(status, "Description"),
         staff_info=r.staff(status),
+        form=form,
+        extra=_extra(status, _STATUS),
     )
     r.problems.raise_if_any()
     validate_status_packet(packet, strict=False)
@@ -327,7 +427,7 @@ def parse_document_packet(
 
 
 def parse_status_packet(data: bytes, *, max_bytes: int = DEFAULT_MAX_PACKET_BYTES) -> StatusPacket:
-    """Read a status packet leniently and check its rules; raises an InvalidInput subclass."""
+    """Read a status packet (either form) leniently and check its rules; raises an InvalidInput subclass."""
     return _read_status(_safe_root(data, max_bytes))
 
 
@@ -340,6 +440,6 @@ def parse_packet(
 ) -> DocumentPacket | StatusPacket:
     """Read either kind of packet; ``isinstance`` on the result tells which one it was."""
     root = _safe_root(data, max_bytes)
-    if _header_part(root, "Status") is not None:
+    if _status_part(root) is not None:
         return _read_status(root)
     return _read_document(root, max_attachments, today)

@@ -21,7 +21,6 @@ from docsign.exchange.edxml.model import (
     StatusPacket,
     TraceHeaderList,
     is_uuid,
-    lenient_date,
     make_document_id,
     organization_fields,
     staff_fields,
@@ -39,6 +38,10 @@ _ORGANIZATION_LIMITS: dict[str, int | None] = {
 }
 # Characters XML 1.0 cannot carry; lxml would refuse them halfway through a build.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+MAX_OTHER_ID = 100
+"""Longest agency id or DocumentId read from another system (the database keeps 100 characters)."""
 
 
 class Problems(list[tuple[str, str]]):
@@ -60,16 +63,24 @@ class Problems(list[tuple[str, str]]):
             allowed = f"{low} to {high}" if high is not None else f"{low} or more"
             self.add(path, f"must be {allowed}, got {value}")
 
-    def agency(self, path: str, value: str, *, strict: bool) -> None:
+    def agency(self, path: str, value: str, *, strict: bool, required: bool = True) -> None:
         if not value.strip():
-            self.add(path, "required")
+            if required:
+                self.add(path, "required")
+            return
+        if not strict:
+            # Other systems use ids that are not QCVN codes (the axis's test units "vxp.saas.03", short
+            # codes such as "01.02.G22" in traces): read as written; the directory decides who they are.
+            self.text(path, value, MAX_OTHER_ID)
+            if any(c.isspace() for c in value.strip()):
+                self.add(path, f"{value!r} is not an agency id (it contains spaces)")
             return
         try:
             code = parse_agency_code(value, field=path)
         except InvalidInput as exc:
             self.add(path, exc.message.removeprefix(f"{path}: "))
             return
-        if strict and str(code) != value:
+        if str(code) != value:
             self.add(path, f"{value!r} must be written exactly as {str(code)!r}")
 
     def timestamp(self, path: str, value: datetime) -> None:
@@ -96,7 +107,6 @@ def _check_response_for(p: Problems, path: str, rf: ResponseFor, *, strict: bool
 def _check_document_id(p: Problems, h: MessageHeader, *, strict: bool) -> None:
     path = "MessageHeader/DocumentId"
     form = "<sender OrganId>,<yyyy/MM/dd>,<number>/<notation>"
-    parts = h.document_id.strip().split(",", 2)
     if not h.document_id.strip():
         p.add(path, "required")
     elif strict:
@@ -105,10 +115,10 @@ def _check_document_id(p: Problems, h: MessageHeader, *, strict: bool) -> None:
         )
         if h.document_id != expected:
             p.add(path, f"must be {form} from this header, i.e. {expected!r}, got {h.document_id!r}")
-    elif len(parts) != 3 or lenient_date(parts[1]) is None or "/" not in parts[2]:
-        p.add(path, f"must have the form {form}, got {h.document_id!r}")
     else:
-        p.agency(path, parts[0], strict=False)
+        # Others write UUIDs (the VPCP SDK) or dates that do not exist ("2014/02/30" in the VNPT samples):
+        # a DocumentId read is an opaque name.
+        p.text(path, h.document_id, MAX_OTHER_ID)
 
 
 def _check_header(p: Problems, h: MessageHeader, *, strict: bool, today: date) -> None:
@@ -123,7 +133,8 @@ def _check_header(p: Problems, h: MessageHeader, *, strict: bool, today: date) -
             p.add(f"MessageHeader/To[{i}]/OrganId", f"{to.organ_id} is already a recipient")
         seen.add(key)
     _check_document_id(p, h, strict=strict)
-    p.text("MessageHeader/Code/CodeNumber", h.code.code_number, 11, required=True)
+    # QCVN allows 11 characters; the axis's own gateway numbers packets with a 14-digit timestamp.
+    p.text("MessageHeader/Code/CodeNumber", h.code.code_number, 11 if strict else 30, required=True)
     p.text("MessageHeader/Code/CodeNotation", h.code.code_notation, 30, required=True)
     p.text("MessageHeader/PromulgationInfo/Place", h.promulgation_info.place, 50)
     if h.promulgation_info.promulgation_date > today:
@@ -158,13 +169,15 @@ def _check_staff(p: Problems, path: str, s: StaffInfo) -> None:
 
 def _check_trace(p: Problems, t: TraceHeaderList, *, strict: bool) -> None:
     for i, th in enumerate(t.trace_headers, 1):
-        p.agency(f"TraceHeaderList/TraceHeader[{i}]/OrganId", th.organ_id, strict=strict)
+        p.agency(f"TraceHeaderList/TraceHeader[{i}]/OrganId", th.organ_id, strict=strict, required=strict)
         p.timestamp(f"TraceHeaderList/TraceHeader[{i}]/Timestamp", th.timestamp)
     b = t.business
     p.number("TraceHeaderList/Bussiness/BussinessDocType", b.business_doc_type, 0, 3)
     p.text("TraceHeaderList/Bussiness/BussinessDocReason", b.business_doc_reason)
     p.text("TraceHeaderList/Bussiness/DocumentId", b.document_id)
-    if b.business_doc_type != 0 and not b.document_id.strip():
+    # Read: a revocation may name no DocumentId (it is the packet's own), a replacement names them in
+    # ReplacementInfoList (Business.related_document_ids).
+    if strict and b.business_doc_type != 0 and not b.document_id.strip():
         p.add("TraceHeaderList/Bussiness/DocumentId", "required when BussinessDocType is 1, 2 or 3")
     p.number("TraceHeaderList/Bussiness/Paper", b.paper, 0)
     _check_staff(p, "TraceHeaderList/Bussiness/StaffInfo", b.staff_info)
@@ -206,10 +219,11 @@ def validate_document_packet(
 def validate_status_packet(packet: StatusPacket, *, strict: bool = True) -> None:
     """Raise :class:`PacketFieldError` listing every broken rule."""
     p = Problems()
-    _check_response_for(p, "Status/ResponseFor", packet.response_for, strict=strict)
-    _check_organization(p, "Status/From", packet.from_, strict=strict)
-    p.text("Status/Description", packet.description)
-    p.timestamp("Status/Timestamp", packet.timestamp)
-    _check_staff(p, "Status/StaffInfo", packet.staff_info)
+    root = packet.form.value  # the element the fields are in: Status or MessageHeader
+    _check_response_for(p, f"{root}/ResponseFor", packet.response_for, strict=strict)
+    _check_organization(p, f"{root}/From", packet.from_, strict=strict)
+    p.text(f"{root}/Description", packet.description)
+    p.timestamp(f"{root}/Timestamp", packet.timestamp)
+    _check_staff(p, f"{root}/StaffInfo", packet.staff_info)
     p.raise_if_any()
 

@@ -1,4 +1,5 @@
-"""deliveries.state and deliveries.before_recall become enum columns (VARCHAR with a CHECK), like the others
+"""deliveries.state and deliveries.before_recall become enum columns (VARCHAR with a CHECK), like the others;
+documents.code_number holds 30 characters (other systems' numbers, e.g. the axis gateway's 14-digit ones)
 
 Revision ID: 0004_delivery_state_enum
 Revises: 0003
@@ -24,6 +25,9 @@ def _enum(name: str = 'deliverystate') -> sa.Enum:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.alter_column('code_number', existing_type=sa.String(length=11), type_=sa.String(length=30),
+                              existing_nullable=True)
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.alter_column('state', existing_type=sa.String(length=20), type_=_enum(), existing_nullable=False)
         batch_op.alter_column('before_recall', existing_type=sa.String(length=20), type_=_enum('beforerecall'),
@@ -35,3 +39,6 @@ def downgrade() -> None:
         batch_op.alter_column('before_recall', existing_type=_enum('beforerecall'), type_=sa.String(length=20),
                               existing_nullable=True)
         batch_op.alter_column('state', existing_type=_enum(), type_=sa.String(length=20), existing_nullable=False)
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.alter_column('code_number', existing_type=sa.String(length=30), type_=sa.String(length=11),
+                              existing_nullable=True)
