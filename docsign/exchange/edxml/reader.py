@@ -14,8 +14,8 @@ the only limit; a packet in another encoding is read with the cap, so its attach
 from __future__ import annotations
 
 import base64
-import dataclasses
 import binascii
+import dataclasses
 import re
 from datetime import date, datetime
 

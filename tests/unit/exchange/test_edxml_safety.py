@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from docsign.exchange import edxml
 from docsign.exchange.edxml import (
     MAX_ATTACHMENT_BYTES_OTHER_ENCODINGS,
     NS,

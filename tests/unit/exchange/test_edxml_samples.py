@@ -131,7 +131,8 @@ def test_business_types_of_the_vnpt_samples():
     business = revoke.trace_header_list.business
     assert business.business_doc_type == 1 and business.document_id == ""
     assert business.related_document_ids(revoke.message_header.document_id) == (revoke.message_header.document_id,)
-    assert update.business_doc_type == 2 and update.related_document_ids("x") == ("000.00.00.G22,2014/02/30,7806/VPCP-TTĐT",)
+    assert update.business_doc_type == 2
+    assert update.related_document_ids("x") == ("000.00.00.G22,2014/02/30,7806/VPCP-TTĐT",)
     assert update.document_info is not None
     assert [(r.organ_id, r.receiver_type) for r in update.document_info.receivers] == [
         ("000.00.00.H41", "0"), ("000.00.00.H14", "1")]
