@@ -311,6 +311,50 @@ def exchange_import(packet: Path) -> None:
         click.echo(service.import_packet(session, s, data, actor="cli").id)
 
 
+@exchange.command("inspect")
+@click.argument("packet", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def exchange_inspect(packet: Path, as_json: bool) -> None:
+    """Print what an edXML packet says without importing it (exit 65 with the field path when it cannot be read)."""
+    import json
+
+    from docsign.exchange.packet_report import packet_report
+
+    try:
+        data = packet.read_bytes()
+    except OSError as exc:
+        from docsign.errors import NotFound
+
+        raise NotFound(f"cannot read {packet} ({exc.strerror})") from None
+    report = packet_report(data, max_bytes=_max_packet_bytes())
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    sender = report["from"]
+    click.echo(f"{report['kind']} packet from {sender['organ_id']} {sender['name']}".rstrip())
+    for recipient in report["to"]:
+        click.echo(f"  to {recipient['organ_id']} {recipient['name']}".rstrip())
+    click.echo(f"  DocumentId: {report['document_id']}")
+    if report["kind"] == "status":
+        click.echo(f"  status {report['status_code']} ({report['status']}) at {report['timestamp']}, "
+                   f"staff {report['staff'] or '-'} [{report['form']} form]")
+        click.echo(f"  answers {report['code']} of {report['responds_to_agency']}")
+    else:
+        click.echo(f"  {report['number']}/{report['notation']} of {report['promulgation_date']}: {report['subject']}")
+        click.echo(f"  business type {report['business_type']}"
+                   + (f", acting on {', '.join(report['related_document_ids'])}" if report["related_document_ids"]
+                      else ""))
+        for a in report["attachments"]:
+            click.echo(f"  attachment {a['name']} ({a['content_type']}, {a['size']} bytes) sha256 {a['sha256']}")
+    click.echo(f"  signature: {report['signature']['detail']}")
+
+
+def _max_packet_bytes() -> int:
+    from docsign.exchange.send import max_packet_bytes
+
+    return max_packet_bytes(settings())
+
+
 @exchange.command("status")
 @click.argument("delivery_id", type=int)
 @click.argument("code")

@@ -270,6 +270,8 @@ class StatusPacket:
     form: StatusForm = StatusForm.STATUS
     """How it was (or is to be) written."""
     extra: Extra = ()
+    signature: str = ""
+    """The packet's XML-DSig ``Signature`` element as read (XML text), empty when absent or empty."""
 
 
 def make_document_id(organ_id: str, promulgation_date: date, code_number: str, code_notation: str) -> str:

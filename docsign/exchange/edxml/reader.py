@@ -409,6 +409,7 @@ def _read_status(root: etree._Element) -> StatusPacket:
         staff_info=r.staff(status),
         form=form,
         extra=_extra(status, _STATUS),
+        signature=_signature(root),
     )
     r.problems.raise_if_any()
     validate_status_packet(packet, strict=False)
