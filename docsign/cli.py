@@ -226,15 +226,23 @@ def exchange() -> None:
 @click.option("--notation", default="VP", show_default=True, help="Ký hiệu, e.g. UBND-VP.")
 @click.option("--type-name", default="Công văn", show_default=True)
 @click.option("--priority", type=click.IntRange(0, 4), default=0, show_default=True)
+@click.option("--due-date", help="Hạn xử lý, yyyy-mm-dd.")
+@click.option("--steering-type", type=click.Choice(["1", "2", "3"]),
+              help="1 not a directive, 2 directive, 3 report on a directive.")
+@click.option("--to-place", "to_places", multiple=True, help="A 'Nơi nhận' line beyond the recipients (repeatable).")
+@click.option("--content", help="Nội dung: a short summary beyond the subject.")
 @click.argument("pdf", type=click.Path(dir_okay=False, path_type=Path))
 def exchange_send(sender: str, recipients: str, subject: str, number: str | None, notation: str, type_name: str,
-                  priority: int, pdf: Path) -> None:
+                  priority: int, due_date: str | None, steering_type: str | None, to_places: tuple[str, ...],
+                  content: str | None, pdf: Path) -> None:
     from docsign.exchange import service
 
     s = settings()
     request = service.SendRequest(sender_code=sender, recipient_codes=tuple(recipients.split(",")), subject=subject,
                                   file_name=pdf.name, code_number=number, code_notation=notation,
-                                  type_name=type_name, priority=priority)
+                                  type_name=type_name, priority=priority,
+                                  **service.packet_fields(content=content, due_date=due_date,
+                                                          steering_type=steering_type, to_places=to_places))
     with db_session() as session, _refusals_recorded(session, "exchange.send.refused", sender):
         sent = service.send(session, s, request, service.pdf_path_bytes(pdf, s), actor="cli")
         click.echo(sent.id)
@@ -395,13 +403,15 @@ def agency() -> None:
 @click.option("--address")
 @click.option("--email")
 @click.option("--telephone")
+@click.option("--status-form", type=click.Choice(["MessageHeader", "Status"]), default="MessageHeader",
+              show_default=True, help="The form of edXML status packet the agency's system reads.")
 def agency_add(code: str, name: str, parent_code: str | None, address: str | None, email: str | None,
-               telephone: str | None) -> None:
+               telephone: str | None, status_form: str) -> None:
     from docsign.exchange.directory import add_agency
 
     with db_session() as session:
         added = add_agency(session, code=code, name=name, parent_code=parent_code, address=address, email=email,
-                           telephone=telephone, actor="cli")
+                           telephone=telephone, status_form=status_form, actor="cli")
         click.echo(f"added {added.code} {added.name} (queue {added.queue})")
 
 

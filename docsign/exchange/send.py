@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,7 @@ from docsign.config import Settings
 from docsign.errors import Conflict, InvalidInput, NotFound
 from docsign.exchange import edxml
 from docsign.exchange.directory import get_agency
+from docsign.exchange.edxml.model import lenient_date as edxml_lenient_date
 from docsign.exchange.outbox import DELIVER_TASK, enqueue
 from docsign.exchange.statuses import DeliveryState
 from docsign.exchange.verdicts import pdf_attachment, seal_problems, verify
@@ -30,7 +32,9 @@ from docsign.models import (
     DocumentOrigin,
     DocumentRevision,
     Exchange,
+    Signature,
     StatusEvent,
+    User,
 )
 from docsign.storage import BlobStore
 from docsign.verification.report import VerificationReport
@@ -56,6 +60,41 @@ class SendRequest:
     """0 new document, 1 revocation, 2 update, 3 replacement."""
     related_document_id: str | None = None
     """For business types 1-3: the DocumentId being revoked, updated or replaced."""
+    content: str = ""
+    """Nội dung: a short summary beyond the subject (≤500)."""
+    steering_type: int | None = None
+    """1 not a directive, 2 directive, 3 report on a directive."""
+    to_places: tuple[str, ...] = ()
+    """Nơi nhận lines beyond the recipient agencies (e.g. "Lưu: VT")."""
+    signer: edxml.SignerInfo | None = None
+    """Who signed, when the caller knows (default: the document's approval, else the PDF's personal signature)."""
+
+
+def packet_fields(*, content: str | None = None, due_date: str | None = None, steering_type: str | None = None,
+                  to_places: str | Sequence[str] | None = None) -> dict[str, Any]:
+    """The optional edXML fields of a SendRequest from text as the CLI, the API and the web form give it:
+    ``due_date`` yyyy-mm-dd (or dd/mm/yyyy), ``steering_type`` 1-3, ``to_places`` one place a line."""
+    fields: dict[str, Any] = {}
+    if content and content.strip():
+        if len(content.strip()) > 500:
+            raise InvalidInput("content (nội dung) has at most 500 characters")
+        fields["content"] = content.strip()
+    if due_date and due_date.strip():
+        day = edxml_lenient_date(due_date.strip())
+        if day is None:
+            raise InvalidInput(f"due date {due_date!r} is not a date (yyyy-mm-dd)")
+        fields["due_date"] = day
+    if steering_type and steering_type.strip():
+        if steering_type.strip() not in ("1", "2", "3"):
+            raise InvalidInput("steering type is 1 (not a directive), 2 (directive) or 3 (report on a directive)")
+        fields["steering_type"] = int(steering_type)
+    lines = to_places.splitlines() if isinstance(to_places, str) else list(to_places or ())
+    places = tuple(line.strip() for line in lines if line.strip())
+    if any(len(place) > 150 for place in places):
+        raise InvalidInput("a place (nơi nhận) has at most 150 characters")
+    if places:
+        fields["to_places"] = places
+    return fields
 
 
 
@@ -89,9 +128,12 @@ def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes,
             promulgation_info=edxml.PromulgationInfo(_place(sender), today),
             document_type=edxml.DocumentType(2, request.type_name),
             subject=request.subject,
-            signer_info=_signer_info(report, sender),
+            content=request.content,
+            signer_info=request.signer or _signer_info(session, document, report, sender),
             due_date=request.due_date,
+            to_places=request.to_places,
             other_info=edxml.OtherInfo(priority=request.priority, page_amount=report.document.pages),
+            steering_type=request.steering_type,
         ),
         trace_header_list=edxml.TraceHeaderList(
             trace_headers=(edxml.TraceHeader(sender.code, edxml.vn_now()),),
@@ -196,8 +238,21 @@ def organization(agency: Agency) -> edxml.Organization:
     )
 
 
-def _signer_info(report: VerificationReport, sender: Agency) -> edxml.SignerInfo:
-    # The leader's personal signature is the one whose organisation is the agency but whose name is a person's.
+def _signer_info(session: Session, document: Document, report: VerificationReport,
+                 sender: Agency) -> edxml.SignerInfo:
+    # The approval (ký duyệt) docsign made knows the leader's position and TM./KT. line as signed.
+    if document.id is not None:
+        approval = session.execute(
+            select(Signature, User).join(DocumentRevision, Signature.revision_id == DocumentRevision.id)
+            .outerjoin(User, Signature.user_id == User.id)
+            .where(DocumentRevision.document_id == document.id, Signature.role == "approve")
+            .order_by(Signature.id.desc()).limit(1)).first()
+        if approval is not None:
+            signature, user = approval
+            return edxml.SignerInfo(competence=(signature.signing_prefix or "")[:100],
+                                    position=(signature.position or (user.position if user else "") or "")[:100],
+                                    full_name=((user.full_name if user else signature.signer_common_name) or "")[:50])
+    # Else the leader's personal signature is the one whose organisation is the agency but whose name is a person's.
     for sig in report.signatures:
         if sig.signer and sig.signer.common_name and sig.signer.common_name != sender.name:
             return edxml.SignerInfo(full_name=sig.signer.common_name[:50])

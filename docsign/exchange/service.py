@@ -19,6 +19,7 @@ from docsign.exchange.send import (
     import_packet,
     max_packet_bytes,
     organization,
+    packet_fields,
     pdf_path_bytes,
     read_packet,
     send,
@@ -30,6 +31,6 @@ from docsign.exchange.verdicts import RECEIPT_VERDICT_SECONDS, RECEIPT_VERDICTS,
 __all__ = [
     "BATCHES", "DELIVER_TASK", "RECEIPT_VERDICTS", "RECEIPT_VERDICT_SECONDS", "STATUS_TASK", "VN_TZ", "Outcome",
     "SendRequest", "agency_queue", "dead_letter", "enqueue", "import_packet", "max_packet_bytes", "organization",
-    "pdf_path_bytes", "publish_outbox", "read_packet", "receive", "record_status", "redrive", "requeue_stale",
-    "requeue_unanswered_statuses", "seal_problems", "send", "status_reached",
+    "packet_fields", "pdf_path_bytes", "publish_outbox", "read_packet", "receive", "record_status", "redrive",
+    "requeue_stale", "requeue_unanswered_statuses", "seal_problems", "send", "status_reached",
 ]

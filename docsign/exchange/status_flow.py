@@ -25,14 +25,15 @@ log = logging.getLogger(__name__)
 
 def status_event(session: Session, store: BlobStore, delivery: Delivery, packet: edxml.DocumentPacket,
                   code: StatusCode, by: Agency, description: str, staff: str | None = None) -> StatusEvent:
+    other = delivery.other_side(by.id)
+    # Written in the form the other side's system reads (agencies.status_form).
     status = edxml.status_packet_for(packet, organization(by), code, description=description[:500],
-                                     staff_info=edxml.StaffInfo(staff=staff or ""))
+                                     staff_info=edxml.StaffInfo(staff=staff or ""), form=other.status_form)
     blob = store.put_bytes(edxml.build_status_packet(status))
     event = StatusEvent(delivery=delivery, code=code.value, state=DeliveryState(delivery.state).value,
                         description=description, actor_agency_id=by.id, staff=staff, packet_sha256=blob.key)
     session.add(event)
     session.flush()
-    other = delivery.other_side(by.id)
     enqueue(session, STATUS_TASK, other.code, status_event_id=event.id)
     return event
 

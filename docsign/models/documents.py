@@ -84,5 +84,9 @@ class Signature(Base):
     key_ref_id: Mapped[int | None] = mapped_column(ForeignKey("key_refs.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     signed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    position: Mapped[str | None] = mapped_column(String(100))
+    """The signer's position when signing (the edXML SignerInfo/Position of the approve)."""
+    signing_prefix: Mapped[str | None] = mapped_column(String(100))
+    """TM., KT., TL. ... line (SignerInfo/Competence)."""
 
     revision: Mapped[DocumentRevision] = relationship(back_populates="signatures")

@@ -161,8 +161,8 @@ def build_document_packet(
     _add_extra(info, h.promulgation_info.extra)
     doc_type = _node(mh, "DocumentType")
     _sub(doc_type, "Type", h.document_type.type)
+    _add_extra(doc_type, h.document_type.extra)  # the library's TypeDetail sits between Type and TypeName
     _sub(doc_type, "TypeName", h.document_type.type_name)
-    _add_extra(doc_type, h.document_type.extra)
     _sub(mh, "Subject", h.subject)
     _sub(mh, "Content", h.content)
     signer = _node(mh, "SignerInfo")

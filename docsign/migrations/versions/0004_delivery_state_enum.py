@@ -1,5 +1,7 @@
 """deliveries.state and deliveries.before_recall become enum columns (VARCHAR with a CHECK), like the others;
-documents.code_number holds 30 characters (other systems' numbers, e.g. the axis gateway's 14-digit ones)
+documents.code_number holds 30 characters (other systems' numbers, e.g. the axis gateway's 14-digit ones);
+signatures keep the signer's position and TM./KT. line (edXML SignerInfo); agencies.status_form says which form
+of status packet each peer reads
 
 Revision ID: 0004_delivery_state_enum
 Revises: 0003
@@ -25,6 +27,13 @@ def _enum(name: str = 'deliverystate') -> sa.Enum:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('signatures', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('position', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('signing_prefix', sa.String(length=100), nullable=True))
+    with op.batch_alter_table('agencies', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('status_form', sa.Enum('Status', 'MessageHeader', name='statusform',
+                                                             native_enum=False, create_constraint=True, length=16),
+                                      nullable=False, server_default='MessageHeader'))
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.alter_column('code_number', existing_type=sa.String(length=11), type_=sa.String(length=30),
                               existing_nullable=True)
@@ -35,6 +44,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('agencies', schema=None) as batch_op:
+        batch_op.drop_constraint('ck_agencies_statusform', type_='check')
+        batch_op.drop_column('status_form')
+    with op.batch_alter_table('signatures', schema=None) as batch_op:
+        batch_op.drop_column('signing_prefix')
+        batch_op.drop_column('position')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.alter_column('before_recall', existing_type=_enum('beforerecall'), type_=sa.String(length=20),
                               existing_nullable=True)

@@ -183,3 +183,22 @@ def test_a_broken_document_packet_is_refused_with_the_field_path(find: bytes, re
     with pytest.raises(PacketFieldError) as caught:
         edxml.parse_packet(broken)
     assert path in caught.value.message
+
+
+# The SDK's packets whose order is the one the VNPT EdXML102 library's builders write (its accumulate()
+# methods, read with javap from lib/EdXML102-0.0.3.jar); the other samples were edited by hand (OrganName
+# before OrganizationInCharge, Bkav's own order) and are only read.
+LIBRARY_ORDER = ["vpcp_edoc_new_small.edxml", "vpcp_edoc_revocation_small.edxml", "vpcp_edoc_update_small.edxml",
+                 "vpcp_edoc_replacement_small.edxml", "vpcp_status.edxml"]
+
+
+@pytest.mark.parametrize("name", LIBRARY_ORDER)
+def test_docsign_writes_the_elements_in_the_order_of_the_vnpt_library(name: str):
+    """Packets in the VNPT library's order come back element for element in the same order."""
+    def tags(data: bytes) -> list[str]:
+        return [etree.QName(e).localname for e in etree.fromstring(data).iter() if isinstance(e.tag, str)]
+
+    packet = edxml.parse_packet(_read(name))
+    again = (edxml.build_document_packet(packet, strict=False) if isinstance(packet, edxml.DocumentPacket)
+             else edxml.build_status_packet(packet, strict=False))
+    assert tags(again) == tags(_read(name))
