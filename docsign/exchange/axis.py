@@ -248,7 +248,7 @@ def publish(session: Session, settings: Settings, client: AxisClient, *, deliver
 
 def _outgoing(session: Session, settings: Settings, delivery_id: int | None,
               status_event_id: int | None) -> tuple[str, str, str, bytes]:
-    from docsign.exchange import service
+    from docsign.exchange.send import read_packet
     from docsign.storage import BlobStore
 
     if delivery_id is not None:
@@ -256,7 +256,7 @@ def _outgoing(session: Session, settings: Settings, delivery_id: int | None,
         if delivery is None:
             raise NotFound(f"delivery {delivery_id} does not exist")
         exchange = delivery.exchange
-        return f"delivery:{delivery.id}", "edoc", exchange.sender.code, service.read_packet(settings, exchange)
+        return f"delivery:{delivery.id}", "edoc", exchange.sender.code, read_packet(settings, exchange)
     event = session.get(StatusEvent, status_event_id)
     if event is None or not event.packet_sha256:
         raise NotFound(f"status event {status_event_id} has no status packet")
@@ -348,10 +348,11 @@ def _take(sessions: Callable[[], Any], settings: Settings, client: AxisClient, i
 
 def _file_document(session: Session, settings: Settings, data: bytes) -> Exchange | None:
     from docsign.errors import Conflict
-    from docsign.exchange import edxml, service
+    from docsign.exchange import edxml
     from docsign.exchange.directory import get_agency
+    from docsign.exchange.send import max_packet_bytes, record_received
 
-    packet = edxml.parse_document_packet(data, max_bytes=service._max_packet_bytes(settings))
+    packet = edxml.parse_document_packet(data, max_bytes=max_packet_bytes(settings))
     header = packet.message_header
     try:
         sender = get_agency(session, header.from_.organ_id)
@@ -375,7 +376,7 @@ def _file_document(session: Session, settings: Settings, data: bytes) -> Exchang
         raise InvalidInput("the packet is addressed to none of the agencies of this installation")
     try:
         with session.begin_nested():
-            return service.record_received(session, settings, data, recipients, actor="axis")
+            return record_received(session, settings, data, recipients, actor="axis")
     except Conflict:
         raise InvalidInput(f"DocumentId {header.document_id} was already received as a new document") from None
 
@@ -402,7 +403,7 @@ def _file_status(session: Session, settings: Settings, data: bytes) -> StatusEve
     target = next_state(delivery.state, code, by=Party.RECEIVER, before_recall=delivery.before_recall)
     if code is StatusCode.RECALL_AGREED or code is StatusCode.RECALL_REFUSED:
         delivery.before_recall = None
-    delivery.state = target.value
+    delivery.state = target
     event = StatusEvent(delivery=delivery, code=code.value, state=target.value,
                         description=status.description or f"{code.label_vi} / {code.label_en}",
                         actor_agency_id=by.id, staff=status.staff_info.staff or None,

@@ -100,11 +100,21 @@ def parse_packet_xml(xml_bytes: bytes) -> etree._Element:
 
 
 def _signatures(root: etree._Element) -> list[etree._Element]:
-    return list(root.iter(f"{{{DSIG_NS}}}Signature"))
+    """XML-DSig ``Signature`` elements, and the header's ``Signature`` in another namespace (the VPCP SDK's
+    samples write the XML-DSig shape under edXML's default namespace)."""
+    found = list(root.iter(f"{{{DSIG_NS}}}Signature"))
+    header = root.find(f"{{{EDXML_NS}}}edXMLEnvelope/{{{EDXML_NS}}}edXMLHeader")
+    if header is not None:
+        found += [e for e in header if isinstance(e.tag, str) and etree.QName(e).localname == "Signature"
+                  and e not in found]
+    return found
 
 
 def _is_empty(signature: etree._Element) -> bool:
-    return signature.find(f"{{{DSIG_NS}}}SignedInfo") is None
+    """A slot or a template: no SignedInfo, or no SignatureValue in it."""
+    ns = etree.QName(signature).namespace
+    value = signature.findtext(f"{{{ns}}}SignatureValue" if ns else "SignatureValue")
+    return signature.find(f"{{{ns}}}SignedInfo" if ns else "SignedInfo") is None or not (value or "").strip()
 
 
 def sign_packet(xml_bytes: bytes, key: KeyHandle) -> bytes:
@@ -119,8 +129,8 @@ def sign_packet(xml_bytes: bytes, key: KeyHandle) -> bytes:
     header = root.find(f"{{{EDXML_NS}}}edXMLEnvelope/{{{EDXML_NS}}}edXMLHeader")
     if header is None:
         raise InvalidPacket("edXMLEnvelope/edXMLHeader: required (no place for the packet signature)")
-    slot = next((s for s in existing if s.getparent() is header), None)
-    for stray in existing:
+    slot = next((s for s in existing if s.getparent() is header and etree.QName(s).namespace == DSIG_NS), None)
+    for stray in existing:  # other writers' empty templates
         if stray is not slot:
             stray.getparent().remove(stray)
     if slot is None:
@@ -150,6 +160,10 @@ def verify_packet(xml_bytes: bytes, *, trust_roots: Sequence[asn1_x509.Certifica
     if len(signatures) > 1:
         return PacketSignature(present=True, valid=False, problems=("the packet carries more than one XML signature",))
     signature = signatures[0]
+    if etree.QName(signature).namespace != DSIG_NS:
+        return PacketSignature(present=True, valid=False, problems=(
+            f"the Signature element is in the namespace {etree.QName(signature).namespace!r}, not XML-DSig's "
+            f"({DSIG_NS})",))
     certs = _key_info_certificates(signature)
     if not certs:
         return PacketSignature(present=True, valid=False,

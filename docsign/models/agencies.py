@@ -6,6 +6,7 @@ import enum
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from docsign.exchange.edxml.model import StatusForm
 from docsign.models.base import Base, enum_column, utcnow
 
 
@@ -41,6 +42,10 @@ class Agency(Base):
     unsigned (a signature it does send must still verify)."""
     via_axis: Mapped[bool] = mapped_column(default=False)
     """Reached through the national document axis (VXP), not a docsign queue of this installation."""
+    status_form: Mapped[StatusForm] = mapped_column(enum_column(StatusForm), default=StatusForm.MESSAGE_HEADER,
+                                                    server_default=StatusForm.MESSAGE_HEADER.value)
+    """Which form of edXML status packet this agency's system reads: the ``MessageHeader`` one of the VNPT
+    library and the national axis (the default), or QCVN 102's ``Status``."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     parent: Mapped[Agency | None] = relationship(remote_side=[id])

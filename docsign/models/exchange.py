@@ -6,8 +6,9 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from docsign.exchange.statuses import DeliveryState, Party
 from docsign.models.agencies import Agency
-from docsign.models.base import Base, utcnow
+from docsign.models.base import Base, enum_column, utcnow
 from docsign.models.documents import Document, DocumentRevision
 
 
@@ -49,9 +50,9 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     exchange_id: Mapped[str] = mapped_column(ForeignKey("exchanges.id"), index=True)
     recipient_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
-    state: Mapped[str] = mapped_column(String(20), default="queued", index=True)
-    """A docsign.exchange.statuses.DeliveryState value."""
-    before_recall: Mapped[str | None] = mapped_column(String(20))
+    state: Mapped[DeliveryState] = mapped_column(enum_column(DeliveryState, 20), default=DeliveryState.QUEUED,
+                                                 index=True)
+    before_recall: Mapped[DeliveryState | None] = mapped_column(enum_column(DeliveryState, 20, 'beforerecall'))
     """The state before a pending recall request (13), restored when the receiver refuses it (16)."""
     attempts: Mapped[int] = mapped_column(default=0)
     """How often the transport tried to deliver; past the limit the delivery is dead-lettered."""
@@ -70,6 +71,18 @@ class Delivery(Base):
     @property
     def inbox_document_id(self) -> int | None:
         return self.inbox_document.id if self.inbox_document is not None else None
+
+    def party_of(self, agency_id: int | None) -> Party | None:
+        """Which side of this delivery an agency is on (None: neither). The one place this is decided."""
+        if agency_id is not None and agency_id == self.recipient_agency_id:
+            return Party.RECEIVER
+        if agency_id is not None and agency_id == self.exchange.sender_agency_id:
+            return Party.SENDER
+        return None
+
+    def other_side(self, agency_id: int | None) -> Agency:
+        """The agency a status packet written by ``agency_id`` goes to: the sender, unless the sender wrote it."""
+        return self.exchange.sender if self.party_of(agency_id) is Party.RECEIVER else self.recipient
 
 
 class StatusEvent(Base):

@@ -6,7 +6,7 @@ status_events.receipt_verified/receipt_note (the signed 01 receipt as checked by
 axis_messages (what was exchanged with the axis, either way, so nothing is sent or filed twice).
 
 Revision ID: 0004_axis_signatures
-Revises: 0003
+Revises: 0004_delivery_state_enum
 Create Date: 2026-12-01 02:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004_axis_signatures'
-down_revision = '0003'
+down_revision = '0004_delivery_state_enum'  # after h11edxml's; the lead re-chains
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,7 @@ from docsign.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from docsign.exchange import edxml, packet_seals
 from docsign.exchange import service as svc
 from docsign.exchange.errors import InvalidTransition
-from docsign.models import AuditEvent, Delivery, Document, DocumentOrigin, Exchange, OutboxMessage, StatusEvent
+from docsign.models import AuditEvent, Delivery, Document, DocumentOrigin, Exchange, OutboxMessage, StatusEvent, utcnow
 from docsign.storage import BlobStore
 from tests.support.documents import sealed_pdf
 
@@ -214,15 +214,15 @@ def test_stale_deliveries_are_published_again_then_dead_lettered(demo_online, se
     _receive(demo_online, second)
     with session_scope(demo_online.database_url) as s:
         for row in s.scalars(select(OutboxMessage)):
-            row.published_at = svc.utcnow()
-        s.get(Delivery, first).updated_at = svc.utcnow() - dt.timedelta(minutes=10)
+            row.published_at = utcnow()
+        s.get(Delivery, first).updated_at = utcnow() - dt.timedelta(minutes=10)
     with session_scope(demo_online.database_url) as s:
         assert svc.requeue_stale(s, older_than=dt.timedelta(minutes=1), max_attempts=1) == (1, 0)
     with session_scope(demo_online.database_url) as s:
         assert s.get(Delivery, first).attempts == 1
         for row in s.scalars(select(OutboxMessage)):
-            row.published_at = svc.utcnow()
-        s.get(Delivery, first).updated_at = svc.utcnow() - dt.timedelta(minutes=10)
+            row.published_at = utcnow()
+        s.get(Delivery, first).updated_at = utcnow() - dt.timedelta(minutes=10)
     with session_scope(demo_online.database_url) as s:
         assert svc.requeue_stale(s, older_than=dt.timedelta(minutes=1), max_attempts=1) == (0, 1)
     with session_scope(demo_online.database_url) as s:
@@ -255,7 +255,7 @@ def test_the_relay_sends_what_waits_for_one_queue_together_in_bounded_batches(de
     their first row; other tasks go one row a message."""
     with session_scope(demo_online.database_url) as s:
         for n in range(23):
-            svc._enqueue(s, svc.DELIVER_TASK, LAC_SON if n % 2 else TAN_LAC, delivery_id=n + 1)
+            svc.enqueue(s, svc.DELIVER_TASK, LAC_SON if n % 2 else TAN_LAC, delivery_id=n + 1)
         s.add(OutboxMessage(task_name="docsign.ping", queue="docsign", payload={"nonce": "x"}))
         s.add(OutboxMessage(task_name="docsign.ping", queue="docsign", payload={"nonce": "y"}))
     published: list[tuple[str, str, dict[str, object]]] = []
@@ -275,7 +275,7 @@ def test_the_relay_sends_what_waits_for_one_queue_together_in_bounded_batches(de
 def test_a_failed_publication_leaves_the_batch_and_the_rest_unpublished(demo_online):
     with session_scope(demo_online.database_url) as s:
         for n in range(3):
-            svc._enqueue(s, svc.DELIVER_TASK, LAC_SON if n == 2 else TAN_LAC, delivery_id=n + 1)
+            svc.enqueue(s, svc.DELIVER_TASK, LAC_SON if n == 2 else TAN_LAC, delivery_id=n + 1)
 
     def broker_down(*_message: object) -> None:
         raise ConnectionError("broker unreachable")

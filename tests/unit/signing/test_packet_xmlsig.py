@@ -152,3 +152,20 @@ def test_dtd_in_a_packet_is_refused(packet, rsa_seal):
         xmlsig.verify_packet(evil)
     with pytest.raises(UnsafeXml):
         xmlsig.sign_packet(evil, rsa_seal)
+
+
+def test_inspect_reports_the_packet_signature(pki, packet, rsa_seal):
+    """What `docsign exchange inspect` shows: ours verifies; the VPCP SDK's sample carries the XML-DSig shape
+    under edXML's namespace (and a truncated certificate), which is present but not a valid signature."""
+    from pathlib import Path
+
+    from docsign.exchange.packet_report import packet_report
+
+    ours = packet_report(xmlsig.sign_packet(packet, rsa_seal), trust_roots=_roots(pki))["signature"]
+    assert ours["present"] and ours["valid"] and ours["detail"].startswith("valid, signed by Common Name: UBND")
+    assert packet_report(packet)["signature"] == {"present": False, "valid": None, "detail": "absent"}
+    sample = Path(__file__).parents[2] / "data" / "edxml" / "vpcp_edoc_revocation_small.edxml"
+    theirs = packet_report(sample.read_bytes())["signature"]
+    assert theirs["present"] and theirs["valid"] is False and "not XML-DSig" in theirs["detail"]
+    with pytest.raises(InvalidInput, match="already signed"):  # docsign never signs over another's signature
+        xmlsig.sign_packet(sample.read_bytes(), rsa_seal)
