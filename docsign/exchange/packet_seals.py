@@ -3,7 +3,7 @@ registered seal key; incoming packets must carry a valid signature by the From a
 that agency is configured as a peer that sends unsigned packets (``Agency.sends_unsigned_packets``).
 
 The signature itself is :mod:`docsign.exchange.xmlsig`; which certificate is an agency's seal is the
-exchange's one seal-ownership check (:func:`docsign.exchange.service.seal_owned_by`).
+exchange's one seal-ownership check (:func:`docsign.exchange.verdicts.seal_owned_by`).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def signer_of(certificate: asn1_x509.Certificate) -> Signer:
 def signature_problems(session: Session, settings: Settings, signature: xmlsig.PacketSignature,
                        agency: Agency, what: str) -> list[str]:
     """Why ``signature`` is not a valid signature by ``agency``'s seal (empty when it is)."""
-    from docsign.exchange.service import seal_owned_by
+    from docsign.exchange.verdicts import seal_owned_by
 
     if not signature.valid:
         return [f"{what}: " + "; ".join(signature.problems)]
