@@ -71,8 +71,9 @@ def signature_problems(session: Session, settings: Settings, signature: xmlsig.P
 def incoming_problems(session: Session, settings: Settings, packet: bytes, sender: Agency) -> list[str]:
     """Why an incoming packet's XML signature is not acceptable from ``sender`` (empty when it is)."""
     signature = xmlsig.verify_packet(packet, trust_roots=trust_roots(settings))
-    if not signature.present:
+    if not signature.present or signature.foreign_form:
         if sender.sends_unsigned_packets:
             return []
-        return [f"the packet carries no XML signature, and {sender.code} is not configured to send unsigned packets"]
+        what = "no XML signature" if not signature.present else "no XML-DSig signature (" + signature.problems[0] + ")"
+        return [f"the packet carries {what}, and {sender.code} is not configured to send unsigned packets"]
     return signature_problems(session, settings, signature, sender, "the packet's XML signature")

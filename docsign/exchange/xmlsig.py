@@ -68,6 +68,9 @@ class PacketSignature:
     problems: tuple[str, ...] = ()
     certificate: asn1_x509.Certificate | None = field(default=None, repr=False, compare=False)
     """The signing certificate (also when the signature is invalid), for the seal-ownership check."""
+    foreign_form: bool = False
+    """A ``Signature`` that is not W3C XML-DSig (the shape under edXML's namespace, as the VPCP SDK's and
+    Bkav's samples carry it): nothing can verify it, so a receiver treats the packet as unsigned."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"present": self.present, "valid": self.valid, "signer": self.signer, "problems": list(self.problems)}
@@ -88,13 +91,17 @@ class _HandleKey:
         return self.handle.sign(data, chosen.name)
 
 
+def _parser() -> etree.XMLParser:
+    # huge_tree: a packet carries its attachments in base64 text nodes of many MB; DTDs are refused before parsing
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+
+
 def parse_packet_xml(xml_bytes: bytes) -> etree._Element:
     """The packet's root element, parsed without DTDs, entities or network access."""
     if any(marker in xml_bytes for marker in _DTD_MARKERS):
         raise UnsafeXml("the packet declares a DOCTYPE or entities; edXML packets must not contain DTDs")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
     try:
-        return etree.fromstring(xml_bytes, parser)
+        return etree.fromstring(xml_bytes, _parser())
     except etree.XMLSyntaxError as exc:
         raise InvalidPacket(f"the packet is not well-formed XML: {exc}") from None
 
@@ -138,6 +145,7 @@ def sign_packet(xml_bytes: bytes, key: KeyHandle) -> bytes:
     slot.set("Id", "placeholder")  # signxml's marker for where an enveloped signature goes
     method = SignatureMethod.RSA_SHA256 if key.key_algorithm == "rsa" else SignatureMethod.ECDSA_SHA256
     signer = XMLSigner(signature_algorithm=method, digest_algorithm=DigestAlgorithm.SHA256, c14n_algorithm=C14N)
+    signer._parser = _parser()  # signxml re-parses the document; its default parser stops at 10 MB text nodes
     certs = [x509.load_der_x509_certificate(c.dump()) for c in (key.certificate, *key.chain)]
     signed = signer.sign(root, key=_HandleKey(key), cert=certs)
     signature = signed.find(f".//{{{DSIG_NS}}}Signature")
@@ -161,7 +169,7 @@ def verify_packet(xml_bytes: bytes, *, trust_roots: Sequence[asn1_x509.Certifica
         return PacketSignature(present=True, valid=False, problems=("the packet carries more than one XML signature",))
     signature = signatures[0]
     if etree.QName(signature).namespace != DSIG_NS:
-        return PacketSignature(present=True, valid=False, problems=(
+        return PacketSignature(present=True, valid=False, foreign_form=True, problems=(
             f"the Signature element is in the namespace {etree.QName(signature).namespace!r}, not XML-DSig's "
             f"({DSIG_NS})",))
     certs = _key_info_certificates(signature)
@@ -195,7 +203,8 @@ def _signature_problems(root: etree._Element, signature: etree._Element, signing
     config = SignatureConfiguration(require_x509=True, signature_methods=ACCEPTED_SIGNATURE_METHODS,
                                     digest_algorithms=ACCEPTED_DIGESTS, expect_references=1)
     try:
-        XMLVerifier().verify(root, x509_cert=x509.load_der_x509_certificate(signing.dump()), expect_config=config)
+        XMLVerifier().verify(root, x509_cert=x509.load_der_x509_certificate(signing.dump()), expect_config=config,
+                             parser=_parser())
     except InvalidDigest:
         return ["the packet was changed after it was signed (XML signature digest mismatch)"]
     except InvalidCertificate as exc:

@@ -65,6 +65,14 @@ def _unsigned(packet: bytes) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
+def _foreign_form(packet: bytes) -> bytes:
+    """The packet with the Signature of the VPCP SDK's samples: XML-DSig's shape in edXML's namespace."""
+    unsigned = _unsigned(packet)
+    template = (b"<Signature><SignedInfo><SignatureMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#rsa-sha1\"/>"
+                b"</SignedInfo><SignatureValue>R2JWYjhuOStxRnh6NDY2QWcw</SignatureValue><KeyInfo/></Signature>")
+    return unsigned.replace(b"</edXML:edXMLHeader>", template + b"</edXML:edXMLHeader>", 1)
+
+
 def test_sent_packet_is_signed_and_its_01_is_a_verified_signed_receipt(demo_online, sealed):
     exchange_id, delivery_id = _send(demo_online, sealed)
     with session_scope(demo_online.database_url) as s:
@@ -123,12 +131,20 @@ def test_unsigned_packets_only_from_peers_configured_to_send_them(demo_online, s
     outcome = _receive(demo_online, delivery_id)
     assert outcome.state == "rejected" and "not configured to send unsigned packets" in outcome.detail
 
-    with session_scope(demo_online.database_url) as s:
-        s.scalar(select(Agency).where(Agency.code == PROVINCE)).sends_unsigned_packets = True
+    # the VPCP SDK's and Bkav's packets carry the XML-DSig shape under edXML's namespace: no XML-DSig either
     other = sealed_pdf(demo_online, PROVINCE, tmp_path / "second", number="06", seal_only=True).read_bytes()
     _, second = _send(demo_online, other)
-    _replace_packet(demo_online, second, lambda s, data: _unsigned(data))
-    assert _receive(demo_online, second).state == "delivered"
+    _replace_packet(demo_online, second, lambda s, data: _foreign_form(data))
+    outcome = _receive(demo_online, second)
+    assert outcome.state == "rejected" and "no XML-DSig signature" in outcome.detail
+
+    with session_scope(demo_online.database_url) as s:
+        s.scalar(select(Agency).where(Agency.code == PROVINCE)).sends_unsigned_packets = True
+    for number, change in (("07", _unsigned), ("08", _foreign_form)):
+        pdf = sealed_pdf(demo_online, PROVINCE, tmp_path / number, number=number, seal_only=True).read_bytes()
+        _, delivery = _send(demo_online, pdf)
+        _replace_packet(demo_online, delivery, lambda s, data, change=change: change(data))
+        assert _receive(demo_online, delivery).state == "delivered"
 
 
 def test_packet_signed_by_another_agencys_seal_is_answered_02(demo_online, sealed):

@@ -138,7 +138,7 @@ def _swap_packet(settings, delivery_id, pdf):  # type: ignore[no-untyped-def]
     with session_scope(settings.database_url) as s:
         exchange = s.get(Delivery, delivery_id).exchange
         packet = edxml.parse_document_packet(svc.read_packet(settings, exchange))
-        forged = replace(packet, attachments=(edxml.Attachment.new("forged.pdf", pdf),))
+        forged = replace(packet, attachments=(edxml.Attachment.new("forged.pdf", pdf),), signature="")
         # sealed with the sender's key, so that what is checked is the PDF (the packet's own seal is tested below)
         data = packet_seals.seal_outgoing(s, settings, exchange.sender, edxml.build_document_packet(forged))
         exchange.packet_sha256 = BlobStore(settings.blob_dir).put_bytes(data).key
