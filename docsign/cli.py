@@ -228,15 +228,23 @@ def exchange() -> None:
 @click.option("--notation", default="VP", show_default=True, help="Ký hiệu, e.g. UBND-VP.")
 @click.option("--type-name", default="Công văn", show_default=True)
 @click.option("--priority", type=click.IntRange(0, 4), default=0, show_default=True)
+@click.option("--due-date", help="Hạn xử lý, yyyy-mm-dd.")
+@click.option("--steering-type", type=click.Choice(["1", "2", "3"]),
+              help="1 not a directive, 2 directive, 3 report on a directive.")
+@click.option("--to-place", "to_places", multiple=True, help="A 'Nơi nhận' line beyond the recipients (repeatable).")
+@click.option("--content", help="Nội dung: a short summary beyond the subject.")
 @click.argument("pdf", type=click.Path(dir_okay=False, path_type=Path))
 def exchange_send(sender: str, recipients: str, subject: str, number: str | None, notation: str, type_name: str,
-                  priority: int, pdf: Path) -> None:
+                  priority: int, due_date: str | None, steering_type: str | None, to_places: tuple[str, ...],
+                  content: str | None, pdf: Path) -> None:
     from docsign.exchange import service
 
     s = settings()
     request = service.SendRequest(sender_code=sender, recipient_codes=tuple(recipients.split(",")), subject=subject,
                                   file_name=pdf.name, code_number=number, code_notation=notation,
-                                  type_name=type_name, priority=priority)
+                                  type_name=type_name, priority=priority,
+                                  **service.packet_fields(content=content, due_date=due_date,
+                                                          steering_type=steering_type, to_places=to_places))
     with db_session() as session, _refusals_recorded(session, "exchange.send.refused", sender):
         sent = service.send(session, s, request, service.pdf_path_bytes(pdf, s), actor="cli")
         click.echo(sent.id)
@@ -276,6 +284,9 @@ def exchange_show(exchange_id: str, as_json: bool) -> None:
         for e in d["history"]:
             code = e["code"] or "--"
             click.echo(f"     {e['at']}  {code}  {e['state']:<16} {e['description'] or ''}")
+            if e["receipt"] is not None:
+                verdict = "signed receipt verified" if e["receipt"]["verified"] else "signed receipt REFUSED"
+                click.echo(f"                 {verdict}: {e['receipt']['note']}")
 
 
 @exchange.command("export")
@@ -311,6 +322,52 @@ def exchange_import(packet: Path) -> None:
         raise NotFound(f"cannot read {packet} ({exc.strerror})") from None
     with db_session() as session, _refusals_recorded(session, "exchange.import.refused", None):
         click.echo(service.import_packet(session, s, data, actor="cli").id)
+
+
+@exchange.command("inspect")
+@click.argument("packet", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def exchange_inspect(packet: Path, as_json: bool) -> None:
+    """Print what an edXML packet says without importing it (exit 65 with the field path when it cannot be read)."""
+    import json
+
+    from docsign.exchange.packet_report import packet_report
+
+    try:
+        data = packet.read_bytes()
+    except OSError as exc:
+        from docsign.errors import NotFound
+
+        raise NotFound(f"cannot read {packet} ({exc.strerror})") from None
+    from docsign.pki.trust import trust_roots
+
+    report = packet_report(data, max_bytes=_max_packet_bytes(), trust_roots=trust_roots(settings()))
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    sender = report["from"]
+    click.echo(f"{report['kind']} packet from {sender['organ_id']} {sender['name']}".rstrip())
+    for recipient in report["to"]:
+        click.echo(f"  to {recipient['organ_id']} {recipient['name']}".rstrip())
+    click.echo(f"  DocumentId: {report['document_id']}")
+    if report["kind"] == "status":
+        click.echo(f"  status {report['status_code']} ({report['status']}) at {report['timestamp']}, "
+                   f"staff {report['staff'] or '-'} [{report['form']} form]")
+        click.echo(f"  answers {report['code']} of {report['responds_to_agency']}")
+    else:
+        click.echo(f"  {report['number']}/{report['notation']} of {report['promulgation_date']}: {report['subject']}")
+        click.echo(f"  business type {report['business_type']}"
+                   + (f", acting on {', '.join(report['related_document_ids'])}" if report["related_document_ids"]
+                      else ""))
+        for a in report["attachments"]:
+            click.echo(f"  attachment {a['name']} ({a['content_type']}, {a['size']} bytes) sha256 {a['sha256']}")
+    click.echo(f"  signature: {report['signature']['detail']}")
+
+
+def _max_packet_bytes() -> int:
+    from docsign.exchange.send import max_packet_bytes
+
+    return max_packet_bytes(settings())
 
 
 @exchange.command("status")
@@ -353,13 +410,15 @@ def agency() -> None:
 @click.option("--address")
 @click.option("--email")
 @click.option("--telephone")
+@click.option("--status-form", type=click.Choice(["MessageHeader", "Status"]), default="MessageHeader",
+              show_default=True, help="The form of edXML status packet the agency's system reads.")
 def agency_add(code: str, name: str, parent_code: str | None, address: str | None, email: str | None,
-               telephone: str | None) -> None:
+               telephone: str | None, status_form: str) -> None:
     from docsign.exchange.directory import add_agency
 
     with db_session() as session:
         added = add_agency(session, code=code, name=name, parent_code=parent_code, address=address, email=email,
-                           telephone=telephone, actor="cli")
+                           telephone=telephone, status_form=status_form, actor="cli")
         click.echo(f"added {added.code} {added.name} (queue {added.queue})")
 
 
@@ -451,6 +510,7 @@ def audit_verify() -> None:
 
 def _attach_domain_commands() -> None:
     # Each domain keeps its commands beside its code (docsign/<domain>/cli.py); they are mounted here.
+    from docsign.exchange.axis_cli import agency_set, axis_group
     from docsign.pki.trust_cli import trust
     from docsign.signing.cli import sign_command
     from docsign.verification.cli import verify
@@ -458,6 +518,8 @@ def _attach_domain_commands() -> None:
     cli.add_command(sign_command)
     cli.add_command(verify)
     pki.add_command(trust)
+    cli.add_command(axis_group)
+    agency.add_command(agency_set)
 
 
 _attach_domain_commands()

@@ -62,6 +62,12 @@ class Settings:
     """Fetches one verification may make (DOCSIGN_FETCH_MAX_REQUESTS)."""
     fetch_max_seconds: int = 10
     """Seconds all fetches of one verification may take (DOCSIGN_FETCH_MAX_SECONDS)."""
+    axis_url: str | None = None
+    """The national document axis (VXP) endpoint, DOCSIGN_AXIS_URL; the axis is off when unset."""
+    axis_system_id: str | None = None
+    """This system's systemId on the axis (DOCSIGN_AXIS_SYSTEM_ID)."""
+    axis_secret: str | None = None
+    """The secret the axis issued with the systemId (DOCSIGN_AXIS_SECRET); keys the request HMAC."""
 
     @property
     def embedded_database(self) -> bool:
@@ -129,6 +135,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     fetch_allow_private = _bool_setting(get, "FETCH_ALLOW_PRIVATE")
     fetch_max_requests = _int_setting(get, "FETCH_MAX_REQUESTS", 16, 0, 1000, "a whole number")
     fetch_max_seconds = _int_setting(get, "FETCH_MAX_SECONDS", 10, 1, 300, "a whole number of seconds")
+    axis_url = get("AXIS_URL")
+    if axis_url is not None:
+        _check_url("DOCSIGN_AXIS_URL", axis_url, {"http", "https"})
+        if not (get("AXIS_SYSTEM_ID") and get("AXIS_SECRET")):
+            raise ConfigError("DOCSIGN_AXIS_URL needs DOCSIGN_AXIS_SYSTEM_ID and DOCSIGN_AXIS_SECRET")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -148,6 +159,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         fetch_allow_private=fetch_allow_private,
         fetch_max_requests=fetch_max_requests,
         fetch_max_seconds=fetch_max_seconds,
+        axis_url=axis_url.rstrip("/") if axis_url else None,
+        axis_system_id=get("AXIS_SYSTEM_ID"),
+        axis_secret=get("AXIS_SECRET"),
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy import func, select
@@ -450,7 +450,8 @@ def _sign(session: Session, settings: Settings, actor: Actor, document: Document
     document.revisions.append(revision)
     signature = Signature(field_name=result.field_name, role=action, level=result.level.value,
                           signer_common_name=_common_name(cert)[:200], signer_serial=format(cert.serial_number, "x"),
-                          key_ref_id=key_row.id, user_id=actor.user_id, signed_at=result.signing_time)
+                          key_ref_id=key_row.id, user_id=actor.user_id, signed_at=result.signing_time,
+                          position=request.position, signing_prefix=request.signing_prefix)
     revision.signatures.append(signature)
     try:
         session.flush()
@@ -493,7 +494,8 @@ def recipients_for(session: Session, actor: Actor) -> list[Agency]:
 
 
 def send_document(session: Session, settings: Settings, actor: Actor, document_id: int,
-                  recipient_codes: Sequence[str], *, priority: int = 0) -> Exchange:
+                  recipient_codes: Sequence[str], *, priority: int = 0,
+                  packet_fields: dict[str, Any] | None = None) -> Exchange:
     """Send an issued document to one or more agencies (the exchange flow of design.md)."""
     document = get_document(session, actor, document_id)  # another agency's document: 404 whatever the role
     require(actor, Action.SEND)
@@ -514,7 +516,7 @@ def send_document(session: Session, settings: Settings, actor: Actor, document_i
         sender_code=actor.agency_code, recipient_codes=tuple(codes), subject=document.title,
         file_name=f"{document.code_number}-{document.code_notation or 'VB'}.pdf", code_number=document.code_number,
         code_notation=document.code_notation or "VP", type_name=document.document_type or "Công văn",
-        priority=priority)
+        priority=priority, **(packet_fields or {}))
     exchange = exchange_service.send(session, settings, request, pdf, actor=actor.audit_name,
                                      created_by_id=actor.user_id, document=document)
     audit.record(session, actor.audit_name, "document.send", agency_id=actor.agency_id, object_type="document",
@@ -565,11 +567,7 @@ def incoming_for_document(session: Session, actor: Actor, document: Document) ->
 
 
 def party_of(actor: Actor, delivery: Delivery) -> Party | None:
-    if delivery.recipient_agency_id == actor.agency_id:
-        return Party.RECEIVER
-    if delivery.exchange.sender_agency_id == actor.agency_id:
-        return Party.SENDER
-    return None
+    return delivery.party_of(actor.agency_id)
 
 
 def status_choices(actor: Actor, delivery: Delivery) -> list[StatusCode]:

@@ -7,13 +7,14 @@ from sqlalchemy.orm import Session
 
 from docsign import audit
 from docsign.errors import Conflict, InvalidInput, NotFound
-from docsign.models import Agency
+from docsign.exchange.edxml.model import StatusForm
+from docsign.models import Agency, AgencyAlias
 
 
 def add_agency(session: Session, *, code: str, name: str, parent_code: str | None = None,
                organization_in_charge: str | None = None, address: str | None = None, email: str | None = None,
                telephone: str | None = None, fax: str | None = None, website: str | None = None,
-               is_demo: bool = False, actor: str = "system") -> Agency:
+               is_demo: bool = False, status_form: str | None = None, actor: str = "system") -> Agency:
     code = code.strip().upper()
     if not name.strip() or len(name) > 200:
         raise InvalidInput("agency name is required and has at most 200 characters")
@@ -23,7 +24,8 @@ def add_agency(session: Session, *, code: str, name: str, parent_code: str | Non
     if parent_code:
         parent = get_agency(session, parent_code)
     agency = Agency(code=code, name=name.strip(), parent=parent, organization_in_charge=organization_in_charge,
-                    address=address, email=email, telephone=telephone, fax=fax, website=website, is_demo=is_demo)
+                    address=address, email=email, telephone=telephone, fax=fax, website=website, is_demo=is_demo,
+                    status_form=_status_form(status_form))
     session.add(agency)
     session.flush()
     audit.record(session, actor, "agency.add", agency_id=agency.id, object_type="agency", object_id=agency.code,
@@ -31,8 +33,22 @@ def add_agency(session: Session, *, code: str, name: str, parent_code: str | Non
     return agency
 
 
+def _status_form(value: str | None) -> StatusForm:
+    if not value:
+        return StatusForm.MESSAGE_HEADER  # what the national axis and the VNPT library read
+    try:
+        return StatusForm(value)
+    except ValueError:
+        raise InvalidInput(f"status form is {' or '.join(StatusForm)}, not {value!r}") from None
+
+
 def get_agency(session: Session, code: str) -> Agency:
-    agency = session.scalar(select(Agency).where(Agency.code == code.strip().upper()))
+    """The agency with this code, or with this former code (kept as an alias by directory synchronisation)."""
+    code = code.strip().upper()
+    agency = session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        agency = session.scalar(select(Agency).join(AgencyAlias, AgencyAlias.agency_id == Agency.id)
+                                .where(AgencyAlias.code == code))
     if agency is None:
         raise NotFound(f"no agency with code {code} in the directory")
     return agency
@@ -40,3 +56,8 @@ def get_agency(session: Session, code: str) -> Agency:
 
 def list_agencies(session: Session) -> list[Agency]:
     return list(session.scalars(select(Agency).order_by(Agency.code)))
+
+
+def codes_of(session: Session, agency: Agency) -> set[str]:
+    """The agency's code and its former codes: the OrganIds a packet for it may carry."""
+    return {agency.code, *session.scalars(select(AgencyAlias.code).where(AgencyAlias.agency_id == agency.id))}

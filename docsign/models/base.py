@@ -45,10 +45,11 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def enum_column(enum: type[Enum], length: int = 16) -> SAEnum:
-    """Enums stored by value as VARCHAR with a CHECK constraint (portable, readable in SQL)."""
+def enum_column(enum: type[Enum], length: int = 16, name: str | None = None) -> SAEnum:
+    """Enums stored by value as VARCHAR with a CHECK constraint (portable, readable in SQL); ``name`` names
+    the constraint when a table has two columns of one enum."""
     return SAEnum(enum, native_enum=False, create_constraint=True, length=length,
-                  values_callable=lambda members: [m.value for m in members], name=enum.__name__.lower())
+                  values_callable=lambda members: [m.value for m in members], name=name or enum.__name__.lower())
 
 
 class Base(DeclarativeBase):

@@ -27,7 +27,8 @@ class Document(Base):
     origin: Mapped[DocumentOrigin] = mapped_column(enum_column(DocumentOrigin), default=DocumentOrigin.DRAFTED)
     title: Mapped[str] = mapped_column(String(500))
     document_type: Mapped[str | None] = mapped_column(String(100))
-    code_number: Mapped[str | None] = mapped_column(String(11))
+    code_number: Mapped[str | None] = mapped_column(String(30))
+    """11 characters by QCVN 102; received documents keep what other systems write (up to 30)."""
     code_notation: Mapped[str | None] = mapped_column(String(30))
     promulgation_date: Mapped[dt.date | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -83,5 +84,9 @@ class Signature(Base):
     key_ref_id: Mapped[int | None] = mapped_column(ForeignKey("key_refs.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     signed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    position: Mapped[str | None] = mapped_column(String(100))
+    """The signer's position when signing (the edXML SignerInfo/Position of the approve)."""
+    signing_prefix: Mapped[str | None] = mapped_column(String(100))
+    """TM., KT., TL. ... line (SignerInfo/Competence)."""
 
     revision: Mapped[DocumentRevision] = relationship(back_populates="signatures")

@@ -6,8 +6,9 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from docsign.exchange.statuses import DeliveryState, Party
 from docsign.models.agencies import Agency
-from docsign.models.base import Base, utcnow
+from docsign.models.base import Base, enum_column, utcnow
 from docsign.models.documents import Document, DocumentRevision
 
 
@@ -49,9 +50,9 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     exchange_id: Mapped[str] = mapped_column(ForeignKey("exchanges.id"), index=True)
     recipient_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
-    state: Mapped[str] = mapped_column(String(20), default="queued", index=True)
-    """A docsign.exchange.statuses.DeliveryState value."""
-    before_recall: Mapped[str | None] = mapped_column(String(20))
+    state: Mapped[DeliveryState] = mapped_column(enum_column(DeliveryState, 20), default=DeliveryState.QUEUED,
+                                                 index=True)
+    before_recall: Mapped[DeliveryState | None] = mapped_column(enum_column(DeliveryState, 20, 'beforerecall'))
     """The state before a pending recall request (13), restored when the receiver refuses it (16)."""
     attempts: Mapped[int] = mapped_column(default=0)
     """How often the transport tried to deliver; past the limit the delivery is dead-lettered."""
@@ -71,6 +72,18 @@ class Delivery(Base):
     def inbox_document_id(self) -> int | None:
         return self.inbox_document.id if self.inbox_document is not None else None
 
+    def party_of(self, agency_id: int | None) -> Party | None:
+        """Which side of this delivery an agency is on (None: neither). The one place this is decided."""
+        if agency_id is not None and agency_id == self.recipient_agency_id:
+            return Party.RECEIVER
+        if agency_id is not None and agency_id == self.exchange.sender_agency_id:
+            return Party.SENDER
+        return None
+
+    def other_side(self, agency_id: int | None) -> Agency:
+        """The agency a status packet written by ``agency_id`` goes to: the sender, unless the sender wrote it."""
+        return self.exchange.sender if self.party_of(agency_id) is Party.RECEIVER else self.recipient
+
 
 class StatusEvent(Base):
     """A step in a delivery's history: an edXML status code, or a transport event (queued, dead letter)."""
@@ -89,6 +102,11 @@ class StatusEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     received_at: Mapped[dt.datetime | None]
     """When the status packet reached the other side (for 01-06/15/16, the sender's side)."""
+    receipt_verified: Mapped[bool | None]
+    """For a 01: whether its signed receipt (DocumentId, SHA-256 of the PDF, arrival time, under the
+    recipient's seal) verified on the sender's side; None before it arrived or for other codes."""
+    receipt_note: Mapped[str | None] = mapped_column(Text)
+    """Who signed the receipt, or why it was refused."""
 
     delivery: Mapped[Delivery] = relationship(back_populates="events")
 
@@ -108,4 +126,29 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class AxisMessage(Base):
+    """One packet exchanged through the national document axis (VXP), either way.
 
+    Outgoing: a delivery (``delivery:<id>``) or a status packet (``status:<id>``) to publish with
+    sendEdoc; the row is claimed before the call and holds the axis's DocId after it, so a message is
+    published once however often the outbox offers it. Incoming: an axis DocId fetched with getEdoc,
+    unique, so a packet the axis offers again (our ``done`` was lost) is acknowledged, not filed twice."""
+
+    __tablename__ = "axis_messages"
+    __table_args__ = (UniqueConstraint("direction", "local_ref"), UniqueConstraint("direction", "axis_doc_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    """``out`` or ``in``."""
+    message_type: Mapped[str] = mapped_column(String(10))
+    """The axis's messagetype: ``edoc`` or ``status``."""
+    local_ref: Mapped[str | None] = mapped_column(String(40))
+    """``delivery:<id>`` or ``status:<id>``: what this message is on our side."""
+    axis_doc_id: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    """out: pending, sent, failed. in: done, failed (what updateStatus told the axis)."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    packet_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

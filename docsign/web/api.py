@@ -99,7 +99,10 @@ def send() -> tuple[Response, int]:
         sender_code=g.agency.code, recipient_codes=tuple(form.get("to", "").split(",")),
         subject=form.get("subject", "").strip(), file_name=name, code_number=form.get("number") or None,
         code_notation=form.get("notation") or "VP", type_name=form.get("type_name") or "Công văn",
-        priority=int(priority))
+        priority=int(priority),
+        **exchange_service.packet_fields(content=form.get("content"), due_date=form.get("due_date"),
+                                         steering_type=form.get("steering_type"),
+                                         to_places=form.getlist("to_place")))
     if not send_request.subject:
         raise InvalidInput("subject (trích yếu) is required")
     exchange = exchange_service.send(db(), settings(), send_request, pdf, actor=g.actor)

@@ -16,6 +16,7 @@ from docsign.documents import service as document_service
 from docsign.documents.errors import SigningRefused
 from docsign.documents.service import Action, Actor, Stage
 from docsign.errors import Conflict, DocsignError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from docsign.exchange.send import packet_fields
 from docsign.exchange.statuses import DeliveryState, Party, StatusCode
 from docsign.models import Delivery
 from docsign.verification.render import signature_views
@@ -205,9 +206,12 @@ def issue(document_id: int) -> Response:
 def send(document_id: int) -> Response:
     session = db()
     try:
+        form = request.form
         exchange = document_service.send_document(
-            session, settings(), actor(), document_id, request.form.getlist("to"),
-            priority=request.form.get("priority", 0, type=int))
+            session, settings(), actor(), document_id, form.getlist("to"),
+            priority=form.get("priority", 0, type=int),
+            packet_fields=packet_fields(content=form.get("content"), due_date=form.get("due_date"),
+                                        steering_type=form.get("steering_type"), to_places=form.get("to_places")))
     except (Conflict, InvalidInput) as exc:
         return _refused("send", document_id, exc)
     session.commit()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from docsign.exchange import edxml
 from docsign.exchange.edxml import (
     MAX_ATTACHMENT_BYTES_OTHER_ENCODINGS,
     NS,
@@ -20,6 +19,7 @@ from docsign.exchange.edxml import (
     parse_packet,
     parse_status_packet,
 )
+from docsign.exchange.edxml import reader as edxml_reader
 from docsign.exchange.errors import InvalidPacket, PacketTooLarge, UnsafeXml
 
 from .factories import sample_packet
@@ -129,7 +129,7 @@ def test_a_doctype_in_utf32_is_caught_after_parsing() -> None:
 def test_the_parser_itself_fetches_nothing_when_the_byte_scan_is_bypassed(
     attack: str, dtd_server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(edxml, "_DTD_MARKERS", ())
+    monkeypatch.setattr(edxml_reader, "_DTD_MARKERS", ())
     url, hits = dtd_server
     doctype = {
         "entity": f'<!DOCTYPE edXML [<!ENTITY x SYSTEM "{url}/e">]>',
@@ -197,4 +197,4 @@ def test_in_other_encodings_a_text_node_libxml2_will_not_read_is_a_clear_error(e
     (b"  <edXML/>", False),
 ])
 def test_only_utf8_packets_are_read_without_the_text_node_cap(head: bytes, utf8: bool) -> None:
-    assert edxml._is_utf8(head) is utf8
+    assert edxml_reader._is_utf8(head) is utf8

@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from docsign.db import session_scope
 from docsign.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from docsign.exchange import edxml
+from docsign.exchange import edxml, packet_seals
 from docsign.exchange import service as svc
 from docsign.exchange.errors import InvalidTransition
-from docsign.models import AuditEvent, Delivery, Document, DocumentOrigin, Exchange, OutboxMessage, StatusEvent
+from docsign.models import AuditEvent, Delivery, Document, DocumentOrigin, Exchange, OutboxMessage, StatusEvent, utcnow
 from docsign.storage import BlobStore
 from tests.support.documents import sealed_pdf
 
@@ -138,8 +138,10 @@ def _swap_packet(settings, delivery_id, pdf):  # type: ignore[no-untyped-def]
     with session_scope(settings.database_url) as s:
         exchange = s.get(Delivery, delivery_id).exchange
         packet = edxml.parse_document_packet(svc.read_packet(settings, exchange))
-        forged = replace(packet, attachments=(edxml.Attachment.new("forged.pdf", pdf),))
-        exchange.packet_sha256 = BlobStore(settings.blob_dir).put_bytes(edxml.build_document_packet(forged)).key
+        forged = replace(packet, attachments=(edxml.Attachment.new("forged.pdf", pdf),), signature="")
+        # sealed with the sender's key, so that what is checked is the PDF (the packet's own seal is tested below)
+        data = packet_seals.seal_outgoing(s, settings, exchange.sender, edxml.build_document_packet(forged))
+        exchange.packet_sha256 = BlobStore(settings.blob_dir).put_bytes(data).key
 
 
 def test_receipt_rejects_a_broken_signature_with_02(demo_online, sealed):
@@ -212,15 +214,15 @@ def test_stale_deliveries_are_published_again_then_dead_lettered(demo_online, se
     _receive(demo_online, second)
     with session_scope(demo_online.database_url) as s:
         for row in s.scalars(select(OutboxMessage)):
-            row.published_at = svc.utcnow()
-        s.get(Delivery, first).updated_at = svc.utcnow() - dt.timedelta(minutes=10)
+            row.published_at = utcnow()
+        s.get(Delivery, first).updated_at = utcnow() - dt.timedelta(minutes=10)
     with session_scope(demo_online.database_url) as s:
         assert svc.requeue_stale(s, older_than=dt.timedelta(minutes=1), max_attempts=1) == (1, 0)
     with session_scope(demo_online.database_url) as s:
         assert s.get(Delivery, first).attempts == 1
         for row in s.scalars(select(OutboxMessage)):
-            row.published_at = svc.utcnow()
-        s.get(Delivery, first).updated_at = svc.utcnow() - dt.timedelta(minutes=10)
+            row.published_at = utcnow()
+        s.get(Delivery, first).updated_at = utcnow() - dt.timedelta(minutes=10)
     with session_scope(demo_online.database_url) as s:
         assert svc.requeue_stale(s, older_than=dt.timedelta(minutes=1), max_attempts=1) == (0, 1)
     with session_scope(demo_online.database_url) as s:
@@ -253,7 +255,7 @@ def test_the_relay_sends_what_waits_for_one_queue_together_in_bounded_batches(de
     their first row; other tasks go one row a message."""
     with session_scope(demo_online.database_url) as s:
         for n in range(23):
-            svc._enqueue(s, svc.DELIVER_TASK, LAC_SON if n % 2 else TAN_LAC, delivery_id=n + 1)
+            svc.enqueue(s, svc.DELIVER_TASK, LAC_SON if n % 2 else TAN_LAC, delivery_id=n + 1)
         s.add(OutboxMessage(task_name="docsign.ping", queue="docsign", payload={"nonce": "x"}))
         s.add(OutboxMessage(task_name="docsign.ping", queue="docsign", payload={"nonce": "y"}))
     published: list[tuple[str, str, dict[str, object]]] = []
@@ -273,7 +275,7 @@ def test_the_relay_sends_what_waits_for_one_queue_together_in_bounded_batches(de
 def test_a_failed_publication_leaves_the_batch_and_the_rest_unpublished(demo_online):
     with session_scope(demo_online.database_url) as s:
         for n in range(3):
-            svc._enqueue(s, svc.DELIVER_TASK, LAC_SON if n == 2 else TAN_LAC, delivery_id=n + 1)
+            svc.enqueue(s, svc.DELIVER_TASK, LAC_SON if n == 2 else TAN_LAC, delivery_id=n + 1)
 
     def broker_down(*_message: object) -> None:
         raise ConnectionError("broker unreachable")

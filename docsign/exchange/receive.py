@@ -1,0 +1,125 @@
+"""Receiving: the recipient's side of a delivery verifies every signature and that the seal belongs to
+the sender, files the document in the recipient's inbox and answers with a status packet (01, or 02
+with the reasons).
+
+Idempotent by construction: the delivery's state moves with a conditional UPDATE and the inbox
+document carries a unique reference to its delivery."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from docsign import audit
+from docsign.config import Settings
+from docsign.errors import DocsignError, NotFound, ServiceUnavailable
+from docsign.exchange import edxml, packet_seals, receipts
+from docsign.exchange.directory import codes_of
+from docsign.exchange.send import max_packet_bytes
+from docsign.exchange.status_flow import status_event
+from docsign.exchange.statuses import DeliveryState, Party, StatusCode, next_state
+from docsign.exchange.verdicts import RECEIPT_VERDICTS, is_transient, pdf_attachment, seal_problems
+from docsign.models import Delivery, Document, DocumentOrigin, DocumentRevision, Exchange, utcnow
+from docsign.storage import BlobStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    state: str
+    detail: str
+
+
+def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
+    """The recipient's side of a delivery: verify, file in the inbox, answer 01 or 02.
+
+    Safe to run any number of times for the same delivery: only the first run that finds it queued
+    does anything.
+    """
+    delivery = session.get(Delivery, delivery_id, options=[
+        joinedload(Delivery.exchange).joinedload(Exchange.sender), joinedload(Delivery.recipient)])
+    if delivery is None:
+        raise NotFound(f"delivery {delivery_id} does not exist")
+    if delivery.state != DeliveryState.QUEUED:
+        log.info("delivery %s already handled (%s): duplicate message ignored", delivery.id, delivery.state)
+        return Outcome(delivery.id, delivery.state, "already handled")
+    exchange = delivery.exchange
+    store = BlobStore(settings.blob_dir)
+    assert exchange.packet_sha256 is not None
+    packet_bytes = store.read_bytes(exchange.packet_sha256)
+    packet = edxml.parse_document_packet(packet_bytes, max_bytes=max_packet_bytes(settings))
+    if not codes_of(session, delivery.recipient) & {o.organ_id for o in packet.message_header.to}:
+        return _reject(session, store, delivery, packet, [f"the packet is not addressed to {delivery.recipient.code}"])
+    signature_problems = packet_seals.incoming_problems(session, settings, packet_bytes, exchange.sender)
+    if signature_problems:
+        return _reject(session, store, delivery, packet, signature_problems)
+    try:
+        pdf = pdf_attachment(packet)
+        report = RECEIPT_VERDICTS.verify(settings, pdf)
+    except DocsignError as exc:
+        if exc.retryable:
+            raise
+        return _reject(session, store, delivery, packet, [exc.message])
+    if is_transient(report):
+        raise ServiceUnavailable("revocation status cannot be checked yet (TRY_LATER); the delivery will be retried")
+    problems = seal_problems(session, report, exchange.sender)
+    if problems:
+        return _reject(session, store, delivery, packet, problems)
+    if not _claim(session, delivery, StatusCode.ARRIVED):
+        return Outcome(delivery.id, delivery.state, "already handled")
+    header = packet.message_header
+    inbox = Document(agency=delivery.recipient, origin=DocumentOrigin.RECEIVED, title=header.subject,
+                     document_type=header.document_type.type_name, code_number=header.code.code_number,
+                     code_notation=header.code.code_notation,
+                     promulgation_date=header.promulgation_info.promulgation_date,
+                     received_via_delivery_id=delivery.id)
+    blob_key = report.document.sha256
+    if not store.exists(blob_key):  # the sender's copy, when both sides share a store: same bytes, same key
+        blob_key = store.put_bytes(pdf).key
+    inbox.revisions.append(DocumentRevision(number=1, sha256=blob_key, size=len(pdf), action="receive"))
+    session.add(inbox)
+    # One flush writes the inbox document (whose unique received_via_delivery_id makes a second inbox
+    # entry impossible) and the 01 event, before the audit append.
+    receipt = receipts.Receipt(header.document_id, report.document.sha256, utcnow(), delivery.recipient.code)
+    status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
+                 "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid",
+                 seal=receipts.receipt_sealer(session, settings, delivery.recipient, receipt))
+    audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",
+                 agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
+                 details={"exchange": exchange.id})
+    return Outcome(delivery.id, DeliveryState.DELIVERED.value, "arrived")
+
+
+def _claim(session: Session, delivery: Delivery, code: StatusCode) -> bool:
+    """Move a queued delivery on with a conditional UPDATE; False when another run got there first."""
+    target = next_state(delivery.state, code, by=Party.RECEIVER)
+    now = utcnow()
+    result = session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.state == delivery.state)
+                             .values(state=target, updated_at=now)
+                             .execution_options(synchronize_session=False))  # set below, without a query
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.expire(delivery)
+        return False
+    set_committed_value(delivery, "state", target)  # what the UPDATE wrote; no need to read it back
+    set_committed_value(delivery, "updated_at", now)
+    return True
+
+
+def _reject(session: Session, store: BlobStore, delivery: Delivery, packet: edxml.DocumentPacket,
+            reasons: list[str]) -> Outcome:
+    if not _claim(session, delivery, StatusCode.REJECTED):
+        return Outcome(delivery.id, delivery.state, "already handled")
+    description = "Từ chối tiếp nhận / Rejected: " + "; ".join(reasons)
+    status_event(session, store, delivery, packet, StatusCode.REJECTED, delivery.recipient, description[:2000])
+    audit.record(session, f"agency:{delivery.recipient.code}", "exchange.reject",
+                 agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
+                 details={"reasons": reasons})
+    log.info("delivery %s rejected: %s", delivery.id, "; ".join(reasons))
+    return Outcome(delivery.id, DeliveryState.REJECTED.value, "; ".join(reasons))
+

@@ -1,0 +1,114 @@
+"""Checking what is sent and what arrives: the PDF's signatures under the trust store, and whether the
+seal belongs to the sending agency. Verification reports are reused for a few seconds per process
+(:data:`RECEIPT_VERDICTS`)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Sequence
+
+from asn1crypto import x509 as asn1_x509
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from docsign import verification
+from docsign.config import Settings
+from docsign.errors import InvalidInput
+from docsign.exchange import edxml
+from docsign.models import Agency, KeyKind, KeyRef
+from docsign.verification.report import Indication, Signer, VerificationReport
+
+TRANSIENT_SUB_INDICATIONS = {"TRY_LATER"}
+RECEIPT_VERDICT_SECONDS = 5.0
+"""How long a worker process reuses its verification of the same PDF bytes under the same trust anchors
+(the other recipients of one exchange); see :class:`_ReceiptVerdicts`."""
+
+def verify(settings: Settings, pdf: bytes) -> VerificationReport:
+    return verification.verify(pdf, settings)  # bounded in time and memory, like the public page
+
+
+class _ReceiptVerdicts:
+    """Verification reports of this process, reused for a few seconds for the same PDF bytes under the
+    same trust anchors: one exchange reaches its recipients as one PDF, often through the same worker
+    process within a second, and verifying it again would give the same report. The key is the SHA-256
+    of the bytes and the fingerprints of the anchors, so different bytes or a changed trust store never
+    share a verdict; the reuse window (RECEIPT_VERDICT_SECONDS) is far shorter than the five minutes for
+    which fetched OCSP responses and CRLs are reused anyway, so no revocation is noticed later than it
+    would be. Reports that say "try later" are never kept. Each recipient still checks the seal
+    against its sender and files the document itself."""
+
+    def __init__(self, ttl_seconds: float = RECEIPT_VERDICT_SECONDS, max_items: int = 64) -> None:
+        self.ttl, self.max_items = ttl_seconds, max_items
+        self._items: dict[tuple[str, str], tuple[float, VerificationReport]] = {}
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def verify(self, settings: Settings, pdf: bytes) -> VerificationReport:
+        key = (hashlib.sha256(pdf).hexdigest(), verification.trust_fingerprint(settings))
+        now = time.monotonic()
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found[0] >= now:
+                self.hits += 1
+                return found[1]
+        self.misses += 1
+        report = verification.verify(pdf, settings)
+        if not is_transient(report):
+            with self._lock:
+                for stale in [k for k, (expires, _) in self._items.items() if expires < now]:
+                    del self._items[stale]
+                if len(self._items) < self.max_items:
+                    self._items[key] = (now + self.ttl, report)
+        return report
+
+
+RECEIPT_VERDICTS = _ReceiptVerdicts()
+
+
+def seal_problems(session: Session, report: VerificationReport, sender: Agency) -> list[str]:
+    """Why the document is not a validly sealed document of ``sender`` (empty when it is)."""
+    if not report.signatures:
+        return ["it carries no digital signature"]
+    problems = []
+    for sig in report.signatures:
+        if sig.indication is not Indication.TOTAL_PASSED:
+            who = sig.signer.common_name if sig.signer else sig.field
+            reason = "; ".join(sig.errors) or (sig.sub_indication or sig.indication.value)
+            problems.append(f"the signature of {who} is not valid ({sig.sub_indication or sig.indication.value}: "
+                            f"{reason})")
+    if problems:
+        return problems
+    if seal_owned_by(session, [sig.signer for sig in report.signatures if sig.signer is not None], sender):
+        return []
+    return [f"no signature belongs to the sending agency {sender.name} ({sender.code}): the seal certificate's "
+            "organisation must match the directory, or the key must be registered to the agency"]
+
+
+def seal_owned_by(session: Session, signers: Sequence[Signer], agency: Agency) -> bool:
+    """The one seal-ownership check: one of ``signers`` is ``agency``'s seal when its certificate's
+    organisation is the agency's name in the directory, or the certificate is registered as its seal key."""
+    if any(signer.organization == agency.name for signer in signers):
+        return True
+    registered = {_cert_id(der) for der in session.scalars(select(KeyRef.certificate_der).where(
+        KeyRef.agency_id == agency.id, KeyRef.kind == KeyKind.SEAL))}
+    return any((signer.serial, signer.issuer) in registered for signer in signers)
+
+
+def _cert_id(der: bytes) -> tuple[str, str]:
+    cert = asn1_x509.Certificate.load(der)
+    return format(cert.serial_number, "x"), cert.issuer.human_friendly
+
+
+def pdf_attachment(packet: edxml.DocumentPacket) -> bytes:
+    for attachment in packet.attachments:
+        if attachment.content_type == "application/pdf" or attachment.attachment_name.lower().endswith(".pdf"):
+            return attachment.data
+    raise InvalidInput("the packet carries no PDF attachment")
+
+
+def is_transient(report: VerificationReport) -> bool:
+    return any(s.indication is Indication.INDETERMINATE and s.sub_indication in TRANSIENT_SUB_INDICATIONS
+               for s in report.signatures)
+
