@@ -31,6 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from docsign import audit
 from docsign.config import Settings
+from docsign.documents import register
 from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, PermissionDenied
 from docsign.exchange import edxml
 from docsign.exchange.directory import get_agency
@@ -110,19 +111,24 @@ def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes,
     if problems:
         raise InvalidInput("the document cannot be sent: " + "; ".join(problems))
     store = BlobStore(settings.blob_dir)
-    today = dt.datetime.now(VN_TZ).date()
-    number = request.code_number or _next_number(session, sender, today.year)
+    # One number from one book: number, notation and date come from the outgoing register.
+    numbering = register.numbering_for_sending(session, sender, pdf, document=document, number=request.code_number,
+                                               notation=request.code_notation, subject=request.subject,
+                                               type_name=request.type_name, created_by_id=created_by_id)
+    number, notation, today = numbering.number, numbering.notation, numbering.issued_on
+    document = document or numbering.document
     if document is None:
         document = Document(agency=sender, origin=DocumentOrigin.DRAFTED, title=request.subject,
                             document_type=request.type_name, code_number=number,
-                            code_notation=request.code_notation, promulgation_date=today,
+                            code_notation=notation, promulgation_date=today,
                             created_by_id=created_by_id)
+        numbering.entry.document = document
     packet = edxml.DocumentPacket(
         message_header=edxml.MessageHeader(
             from_=organization(sender),
             to=tuple(organization(r) for r in recipients),
-            document_id=edxml.make_document_id(sender.code, today, number, request.code_notation),
-            code=edxml.Code(number, request.code_notation),
+            document_id=edxml.make_document_id(sender.code, today, number, notation),
+            code=edxml.Code(number, notation),
             promulgation_info=edxml.PromulgationInfo(_place(sender), today),
             document_type=edxml.DocumentType(2, request.type_name),
             subject=request.subject,
@@ -208,14 +214,6 @@ def _recipients(session: Session, sender: Agency, codes: Sequence[str]) -> list[
     if sender.code in cleaned:
         raise InvalidInput("an agency cannot send a document to itself")
     return [get_agency(session, code) for code in cleaned]
-
-
-def _next_number(session: Session, sender: Agency, year: int) -> str:
-    start = dt.date(year, 1, 1)
-    count = len(session.scalars(select(Document.id).where(
-        Document.agency_id == sender.id, Document.origin == DocumentOrigin.DRAFTED,
-        Document.promulgation_date >= start)).all())
-    return f"{count + 1:02d}"  # Decree 30: numbers below 10 get a leading zero
 
 
 def _place(agency: Agency) -> str:
@@ -399,10 +397,14 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
         blob_key = store.put_bytes(pdf).key
     inbox.revisions.append(DocumentRevision(number=1, sha256=blob_key, size=len(pdf), action="receive"))
     session.add(inbox)
-    # One flush writes the inbox document (whose unique received_via_delivery_id makes a second inbox
-    # entry impossible) and the 01 event, before the audit append.
+    # The electronic arrival is its registration (Decree 30 Art. 22): the arrivals register flushes the
+    # inbox document (whose unique received_via_delivery_id makes a second inbox entry impossible).
+    arrival = register.register_arrival(session, inbox, agency_id=delivery.recipient_agency_id, issuer=exchange.sender,
+                                        edxml_document_id=header.document_id, due_date=header.due_date,
+                                        business_type=packet.trace_header_list.business.business_doc_type)
     _status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
-                  "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid")
+                  "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid"
+                  + (f"; số đến {arrival.number_text}" if arrival.number is not None else ""))
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",
                  agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
                  details={"exchange": exchange.id})

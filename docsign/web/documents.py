@@ -192,7 +192,7 @@ def issue(document_id: int) -> Response:
         document_service.issue_document(
             session, settings(), actor(), document_id, number=request.form.get("number", ""),
             notation=request.form.get("notation", ""), level=request.form.get("level", DEFAULT_LEVEL),
-            expected_revision=_revision_field())
+            book=request.form.get("book"), expected_revision=_revision_field())
     except (SigningRefused, Conflict, InvalidInput) as exc:
         return _refused("issue", document_id, exc)
     session.commit()
