@@ -203,18 +203,22 @@ def printed_number(pdf: bytes) -> PrintedNumber | None:
 
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        fields = reader.root.get("/AcroForm", {}).get("/Fields", [])
-        pending = [ref.get_object() for ref in fields]
+        root = reader.root
+        if "/AcroForm" not in root or "/Fields" not in root["/AcroForm"]:
+            return None
+        pending = [ref.get_object() for ref in root["/AcroForm"]["/Fields"]]
         seen = 0
         while pending and seen < 500:
             field = pending.pop()
             seen += 1
-            pending.extend(kid.get_object() for kid in field.get("/Kids", []))
-            value = field.get("/V")
+            if "/Kids" in field:
+                pending.extend(kid.get_object() for kid in field["/Kids"])
+            value = field["/V"] if "/V" in field else None
             if not isinstance(value, str):
                 continue
             value = unicodedata.normalize("NFC", value)
-            if str(field.get("/T", "")) != NUMBER_FIELD and not value.strip().lower().startswith("số"):
+            name = str(field["/T"]) if "/T" in field else ""
+            if name != NUMBER_FIELD and not value.strip().lower().startswith("số"):
                 continue
             match = _PRINTED.match(value)
             if match:
