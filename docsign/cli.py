@@ -449,12 +449,14 @@ def audit_verify() -> None:
 
 def _attach_domain_commands() -> None:
     # Each domain keeps its commands beside its code (docsign/<domain>/cli.py); they are mounted here.
+    from docsign.documents.cli import register_group
     from docsign.pki.trust_cli import trust
     from docsign.signing.cli import sign_command
     from docsign.verification.cli import verify
 
     cli.add_command(sign_command)
     cli.add_command(verify)
+    cli.add_command(register_group)
     pki.add_command(trust)
 
 

@@ -213,7 +213,7 @@ def printed_number(pdf: bytes) -> PrintedNumber | None:
             seen += 1
             if "/Kids" in field:
                 pending.extend(kid.get_object() for kid in field["/Kids"])
-            value = field["/V"] if "/V" in field else None
+            value = field["/V"] if "/V" in field else None  # noqa: SIM401 ([] dereferences, get() does not)
             if not isinstance(value, str):
                 continue
             value = unicodedata.normalize("NFC", value)

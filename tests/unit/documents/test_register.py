@@ -79,7 +79,7 @@ def test_bad_numbers_and_dates_are_refused_and_write_nothing(migrated, agency_id
         with pytest.raises(error, match=message):
             _take(migrated, agency_id, **changes)
     # a number given by another system (recorded on sending) may skip ahead, but dates still follow numbers
-    with pytest.raises(InvalidInput, match="before .*the date of number 02"):
+    with pytest.raises(InvalidInput, match=r"before .*the date of number 02"):
         _take(migrated, agency_id, number=9, consecutive=False, issued_on=TODAY - dt.timedelta(days=10))
     assert _entries(migrated) == before
     with session_scope(migrated.database_url) as s:
