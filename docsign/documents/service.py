@@ -33,6 +33,7 @@ from docsign.exchange import service as exchange_service
 from docsign.exchange.statuses import SENT_BY, DeliveryState, Party, StatusCode, allowed_events
 from docsign.models import (
     Agency,
+    ArrivalEntry,
     BookKind,
     Delivery,
     Document,
@@ -91,6 +92,8 @@ class Action(StrEnum):
     PROGRESS = "progress"
     """Report handling of an accepted document (04/05/06)."""
     RECALL = "recall"
+    ASSIGN = "assign"
+    """Write who handles an arrival and by when into the arrivals register."""
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -101,6 +104,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.REGISTER: frozenset({Role.CLERK}),
     Action.PROGRESS: frozenset({Role.CLERK, Role.OFFICER}),
     Action.RECALL: frozenset({Role.CLERK}),
+    Action.ASSIGN: frozenset({Role.CLERK, Role.LEADER}),
 }
 """Who may do what, within their own agency. Everyone of an agency (admins too) may read its documents."""
 
@@ -609,6 +613,40 @@ def change_status(session: Session, settings: Settings, actor: Actor, delivery_i
     return exchange_service.record_status(session, settings, delivery.id, status.value,
                                           by_agency_code=actor.agency_code, actor=actor.audit_name,
                                           staff=actor.full_name[:100], description=text)
+
+
+# -- the registers ---------------------------------------------------------------------------------
+
+def assign_handling(session: Session, actor: Actor, entry_id: int, *, handling_unit: str | None,
+                    due_date: dt.date | None) -> ArrivalEntry:
+    """Who handles an arrival of the actor's agency, and by when (Decree 30 Art. 23.4)."""
+    require(actor, Action.ASSIGN)
+    entry = register.set_handling(session, actor.agency_id, entry_id, handling_unit=handling_unit, due_date=due_date)
+    audit.record(session, actor.audit_name, "register.assign", agency_id=actor.agency_id,
+                 object_type="register_arrival", object_id=entry.id,
+                 details={"unit": entry.handling_unit, "due": str(entry.due_date or "")})
+    return entry
+
+
+def stamp_arrival(session: Session, settings: Settings, actor: Actor, document_id: int, *,
+                  level: str = "B-T") -> Signature:
+    """The optional "ĐẾN" stamp (role income) on a received document, with its arrival number and date from
+    the arrivals register; the electronic arrival itself is the registration (Decree 30 Art. 22)."""
+    document = get_document(session, actor, document_id)
+    require(actor, Action.REGISTER)
+    if document.origin is not DocumentOrigin.RECEIVED:
+        raise WrongStage("only a received document gets the arrival stamp")
+    if any(r.action == "income" for r in document.revisions):
+        raise WrongStage("this document already carries its arrival stamp")
+    entry = register.arrival_of(session, document.id)
+    if entry is None or entry.number is None:
+        what = "is a duplicate arrival and has no arrival number" if entry is not None else "is not in the register"
+        raise InvalidInput(f"document {document.id} {what}")
+    agency = session.get(Agency, actor.agency_id)
+    assert agency is not None
+    request = SignRequest(level=_level(level), role=SignRole.INCOME, tsa_url=settings.tsa_url,
+                          number=entry.number_text, date=entry.arrived_on, agency_name=agency.name)
+    return _sign(session, settings, actor, document, f"agency:{actor.agency_code}", KeyKind.SEAL, request, "income")
 
 
 # -- the dashboard ---------------------------------------------------------------------------------

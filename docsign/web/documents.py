@@ -12,6 +12,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from docsign.documents import register
 from docsign.documents import service as document_service
 from docsign.documents.errors import SigningRefused
 from docsign.documents.service import Action, Actor, Stage
@@ -232,9 +233,13 @@ def incoming(delivery_id: int) -> str:
     delivery = document_service.get_incoming(session, me, delivery_id)
     document = delivery.inbox_document
     check = document_service.check_signatures(session, settings(), me, document.id) if document else None
+    arrival = register.arrival_of(session, document.id) if document else None
+    stamped = document is not None and any(r.action == "income" for r in document.revisions)
     return render_template("inbox_detail.html", delivery=delivery, exchange=delivery.exchange, document=document,
                            check=check, views=signature_views(check.report) if check and check.report else [],
-                           choices=document_service.status_choices(me, delivery))
+                           choices=document_service.status_choices(me, delivery), arrival=arrival,
+                           can_stamp=arrival is not None and arrival.number is not None and not stamped
+                           and document_service.can(me, Action.REGISTER), levels=LEVELS, default_level=DEFAULT_LEVEL)
 
 
 @bp.get("/sent")
