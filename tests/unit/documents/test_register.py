@@ -64,23 +64,26 @@ def test_a_failed_issue_gives_its_number_back(migrated, agency_id):
 
 
 def test_bad_numbers_and_dates_are_refused_and_write_nothing(migrated, agency_id):
-    earlier = TODAY - dt.timedelta(days=3)
-    _take(migrated, agency_id, issued_on=TODAY - dt.timedelta(days=5))
-    _take(migrated, agency_id, issued_on=TODAY - dt.timedelta(days=1))
+    year = TODAY.year - 1  # a closed year: every date below is in the past, whatever the day the test runs
+    _take(migrated, agency_id, issued_on=dt.date(year, 6, 5))
+    _take(migrated, agency_id, issued_on=dt.date(year, 6, 9))
     before = _entries(migrated)
     cases = [
-        ({"number": 2}, register.NumberTaken, r"number 02 is already used in Sổ văn bản đi \d{4} .*next number is 03"),
+        ({"number": 2}, register.NumberTaken,
+         rf"number 02 is already used in Sổ văn bản đi {year} .*next number is 03"),
         ({"number": 5}, InvalidInput, "follow on without gaps.*next number is 03, not 05"),
-        ({"issued_on": earlier}, InvalidInput, r"before .*the date of number 02, the number before it"),
+        ({"issued_on": dt.date(year, 6, 7)}, InvalidInput,
+         r"07/06/\d{4} is before 09/06/\d{4}, the date of number 02, the number before it"),
         ({"issued_on": TODAY + dt.timedelta(days=1)}, InvalidInput, "in the future"),
         ({"kind": BookKind.LEGAL}, InvalidInput, "give its type"),
     ]
     for changes, error, message in cases:
+        changes.setdefault("issued_on", dt.date(year, 6, 10))
         with pytest.raises(error, match=message):
             _take(migrated, agency_id, **changes)
     # a number given by another system (recorded on sending) may skip ahead, but dates still follow numbers
     with pytest.raises(InvalidInput, match=r"before .*the date of number 02"):
-        _take(migrated, agency_id, number=9, consecutive=False, issued_on=TODAY - dt.timedelta(days=10))
+        _take(migrated, agency_id, number=9, consecutive=False, issued_on=dt.date(year, 6, 1))
     assert _entries(migrated) == before
     with session_scope(migrated.database_url) as s:
         assert s.scalar(select(func.count()).select_from(RegisterBook)) == 1
