@@ -15,6 +15,7 @@ from docsign.documents import service as ds
 from docsign.exchange import edxml
 from docsign.exchange import service as svc
 from docsign.models import Exchange, OutgoingEntry, User
+from docsign.signing.roles import date_line
 from docsign.storage import BlobStore
 from tests.support.documents import sealed_pdf
 from tests.unit.signing.pdfgen import make_pdf
@@ -44,6 +45,16 @@ def _issued(settings, tmp_path, count: int) -> list[int]:  # type: ignore[no-unt
     return ids
 
 
+def _field(pdf: bytes, name: str) -> str | None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    for ref in PdfFileReader(io.BytesIO(pdf), strict=False).root["/AcroForm"]["/Fields"]:
+        field = ref.get_object()
+        if field["/T"] == name:
+            return str(field["/V"])
+    return None
+
+
 def _external_send(settings, pdf: bytes, number: str | None = None) -> str:  # type: ignore[no-untyped-def]
     request = svc.SendRequest(sender_code=PROVINCE, recipient_codes=(LAC_SON,), subject="Gửi từ hệ thống khác",
                               code_number=number, code_notation="VP")
@@ -62,6 +73,7 @@ def test_the_printed_number_is_the_registers_and_the_packets(demo_online, tmp_pa
         second_pdf = store.read_bytes(ds.get_document(s, _actor(settings, "tinh.vanthu"), second).current.sha256)
         first_pdf = store.read_bytes(ds.get_document(s, _actor(settings, "tinh.vanthu"), first).current.sha256)
     assert register.printed_number(second_pdf) == register.PrintedNumber(2, "UBND-VP")
+    assert _field(second_pdf, "ngay_ban_hanh") == date_line(issued_on, "Hòa Bình"), "the issue date is printed"
 
     with session_scope(settings.database_url) as s:  # the second goes out first: its own number, not count+1
         exchange_id = ds.send_document(s, settings, _actor(settings, "tinh.vanthu"), second, [LAC_SON]).id
