@@ -364,6 +364,7 @@ def issue_document(session: Session, settings: Settings, actor: Actor, document_
     _expect(session, document, {Stage.APPROVED}, "only a document the leader approved can be issued",
             expected_revision)
     expected = int(_clean_number(number)) if (number or "").strip() else None
+    sign_level = _level(level)
     clean_notation = _clean_notation(notation)
     if not clean_notation:
         raise InvalidInput("the notation (ký hiệu, e.g. UBND-VP) is required to issue a document")
@@ -373,7 +374,7 @@ def issue_document(session: Session, settings: Settings, actor: Actor, document_
                                  notation=clean_notation, subject=document.title, type_name=document.document_type,
                                  number=expected, document=document, signer=actor.full_name[:100],
                                  created_by_id=actor.user_id)
-    request = SignRequest(level=_level(level), role=SignRole.ISSUE, tsa_url=settings.tsa_url,
+    request = SignRequest(level=sign_level, role=SignRole.ISSUE, tsa_url=settings.tsa_url,
                           number=entry.number_text, notation=clean_notation, date=entry.issued_on,
                           place=_place(agency), agency_name=agency.name)
     signature = _sign(session, settings, actor, document, f"agency:{actor.agency_code}", KeyKind.SEAL, request,
