@@ -4,16 +4,19 @@ outgoing register, the arrival stamp; scoped to the person's agency and role."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 from sqlalchemy import select
 
 from docsign.db import session_scope
 from docsign.documents import register
+from docsign.exchange import service as svc
 from docsign.models import Agency, ArrivalEntry, Document, DocumentOrigin, DocumentRevision, Signature
 from docsign.storage import BlobStore
 from docsign.web.app import create_app
 from tests.unit.signing.pdfgen import make_pdf
+from tests.web.test_api import DEPT, api, sealed  # noqa: F401 (fixtures)
 from tests.web.test_documents import Browser, _flash
 
 pytestmark = pytest.mark.embedded_only
@@ -121,3 +124,25 @@ def test_the_outgoing_register_page(demo):
     assert "Sổ đăng ký văn bản đi" in page and "01/UBND-VP" in page and "Giấy mời họp" in page
     assert "01/UBND-VP" not in Browser(app, "lacson.vanthu").text("/registers/outgoing")
     assert clerk.get("/registers/outgoing.xlsx").status_code == 200
+
+
+def test_the_api_gives_the_tokens_agency_its_arrivals_register(api, sealed):  # noqa: F811 (the fixtures above)
+    sent = api("POST", "/api/v1/exchanges", data={"file": (io.BytesIO(sealed), "cv.pdf"), "to": LACSON,
+                                                   "subject": "Về việc sổ đến qua API", "notation": "UBND-VP"})
+    assert sent.status_code == 201, sent.json
+    with session_scope(api.settings.database_url) as s:
+        svc.receive(s, api.settings, sent.json["deliveries"][0]["id"])
+    rows = api("GET", "/api/v1/register/arrivals", code=LACSON).json
+    assert [(r["arrival_number"], r["issuer"]["code"], r["code_number"], r["code_notation"], r["duplicate_of"])
+            for r in rows] == [(1, TINH, "01", "UBND-VP", None)]
+    assert rows[0]["document_id"] == sent.json["document_id"]
+    assert rows[0]["arrival_date"] == register.today().isoformat()
+    assert api("GET", "/api/v1/register/arrivals", code=DEPT).json == [], "another agency's register is not shown"
+    csv_export = api("GET", "/api/v1/register/arrivals?format=csv", code=LACSON)
+    assert csv_export.mimetype == "text/csv" and "Về việc sổ đến qua API" in csv_export.get_data(as_text=True)
+    later = api("GET", f"/api/v1/register/arrivals?from={register.today() + dt.timedelta(days=1)}", code=LACSON)
+    assert later.json == []
+    for query in ("?format=docx", "?from=hôm-qua"):
+        bad = api("GET", f"/api/v1/register/arrivals{query}", code=LACSON)
+        assert bad.status_code == 400 and bad.mimetype == "application/problem+json"
+    assert api("GET", "/api/v1/register/arrivals", code=None).status_code == 401
