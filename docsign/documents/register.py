@@ -373,6 +373,14 @@ def arrival_of(session: Session, document_id: int) -> ArrivalEntry | None:
     return session.scalar(select(ArrivalEntry).where(ArrivalEntry.document_id == document_id))
 
 
+def arrivals_of(session: Session, document_ids: list[int]) -> dict[int, ArrivalEntry]:
+    """The arrival entries of these inbox documents, by document id."""
+    if not document_ids:
+        return {}
+    rows = session.scalars(select(ArrivalEntry).where(ArrivalEntry.document_id.in_(document_ids)))
+    return {entry.document_id: entry for entry in rows if entry.document_id is not None}
+
+
 def arrivals(session: Session, agency_id: int, date_from: dt.date | None = None,
              date_to: dt.date | None = None) -> list[ArrivalEntry]:
     """The agency's arrivals register, in arrival order, optionally between two arrival dates (inclusive)."""

@@ -222,7 +222,9 @@ def send(document_id: int) -> Response:
 @bp.get("/inbox")
 @login_required
 def inbox() -> str:
-    return render_template("inbox.html", deliveries=document_service.inbox(db(), actor()))
+    deliveries = document_service.inbox(db(), actor())
+    arrivals = register.arrivals_of(db(), [d.inbox_document.id for d in deliveries if d.inbox_document])
+    return render_template("inbox.html", deliveries=deliveries, arrivals=arrivals)
 
 
 @bp.get("/inbox/<int:delivery_id>")
