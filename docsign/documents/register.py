@@ -33,6 +33,7 @@ from docsign.models import (
     ArrivalEntry,
     BookKind,
     Document,
+    DocumentRevision,
     OutgoingEntry,
     RegisterBook,
     utcnow,
@@ -266,19 +267,25 @@ def numbering_for_sending(session: Session, sender: Agency, pdf: bytes, *, docum
         return Numbering(entry, document)
     if printed is not None and given is not None and printed.number != given:
         raise NumberMismatch(f"the PDF shows Số: {printed} but number {given:02d} was given")
+    known = _entry_for_bytes(session, sender.id, pdf)  # a document issued here, sent again from outside
+    if known is not None:
+        _agree(printed, known.number, known.notation, "the register")
+        if given is not None and given != known.number:
+            raise NumberMismatch(f"the register gives this document number {known.number_text}, not {given:02d}")
+        return Numbering(known, known.document)
     wanted = printed.number if printed is not None else given
     notation = (printed.notation if printed is not None and printed.notation else notation).upper()
-    on = today()
-    if wanted is not None:
-        book = find_book(session, sender.id, on.year, BookKind.OTHER)
-        taken = session.scalar(select(OutgoingEntry).where(OutgoingEntry.book_id == book.id,
-                                                           OutgoingEntry.number == wanted)) if book else None
-        if taken is not None and taken.document is not None and _same_document(taken.document, pdf):
-            _agree(printed, taken.number, taken.notation, "the register")
-            return Numbering(taken, taken.document)
-    entry = take_number(session, sender.id, issued_on=on, notation=notation, subject=subject, type_name=type_name,
-                        number=wanted, created_by_id=created_by_id, consecutive=False)
+    entry = take_number(session, sender.id, issued_on=today(), notation=notation, subject=subject,
+                        type_name=type_name, number=wanted, created_by_id=created_by_id, consecutive=False)
     return Numbering(entry, None)
+
+
+def _entry_for_bytes(session: Session, agency_id: int, pdf: bytes) -> OutgoingEntry | None:
+    """The register entry of the agency's document one of whose revisions is exactly these bytes."""
+    digest = hashlib.sha256(pdf).hexdigest()
+    return session.scalar(select(OutgoingEntry).join(Document, OutgoingEntry.document_id == Document.id)
+                          .join(DocumentRevision, DocumentRevision.document_id == Document.id)
+                          .where(Document.agency_id == agency_id, DocumentRevision.sha256 == digest).limit(1))
 
 
 def _given_number(number: str | None) -> int | None:
@@ -296,11 +303,6 @@ def _agree(printed: PrintedNumber | None, number: int, notation: str, source: st
     if printed.number != number or (printed.notation and printed.notation.upper() != notation.upper()):
         raise NumberMismatch(f"the PDF shows Số: {printed} but {source} has {number:02d}/{notation}; "
                              "the document cannot be sent with two numbers")
-
-
-def _same_document(document: Document, pdf: bytes) -> bool:
-    digest = hashlib.sha256(pdf).hexdigest()
-    return any(revision.sha256 == digest for revision in document.revisions)
 
 
 # -- the arrivals register --------------------------------------------------------------------------
