@@ -113,3 +113,44 @@ def test_a_pdf_printing_a_number_the_book_gave_another_document_is_refused(demo_
         assert exchange.edxml_document_id.endswith(",05/UBND-VP")
         entry = s.scalar(select(OutgoingEntry).where(OutgoingEntry.number == 5))
         assert entry.document_id == exchange.document_id and entry.id > before
+
+
+def test_clerks_issuing_at_the_same_moment_get_one_number_each(demo, tmp_path):
+    """Real issues (signing included) from threads, each in its own transaction: the register hands out
+    01..n once each and every PDF prints the number its register entry has."""
+    import threading
+
+    settings = demo
+    clerk, leader = _actor(settings, "tinh.vanthu"), _actor(settings, "tinh.lanhdao")
+    ids = []
+    for n in range(4):
+        with session_scope(settings.database_url) as s:
+            pdf = make_pdf(tmp_path / f"draft{n}.pdf").read_bytes()
+            ids.append(ds.upload_document(s, settings, clerk, io.BytesIO(pdf), title=f"Văn bản {n}",
+                                          notation="UBND-VP").id)
+        with session_scope(settings.database_url) as s:
+            ds.approve_document(s, settings, leader, ids[-1], level="B-B")
+    start = threading.Barrier(len(ids))
+    errors: list[BaseException] = []
+
+    def issue(document_id: int) -> None:
+        try:
+            start.wait(timeout=60)
+            with session_scope(settings.database_url) as s:
+                ds.issue_document(s, settings, clerk, document_id, notation="UBND-VP", level="B-B")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=issue, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    store = BlobStore(settings.blob_dir)
+    with session_scope(settings.database_url) as s:
+        entries = s.scalars(select(OutgoingEntry).order_by(OutgoingEntry.number)).all()
+        assert [e.number for e in entries] == [1, 2, 3, 4] and {e.document_id for e in entries} == set(ids)
+        for entry in entries:
+            pdf = store.read_bytes(ds.get_document(s, clerk, entry.document_id).current.sha256)
+            assert register.printed_number(pdf) == register.PrintedNumber(entry.number, "UBND-VP")
