@@ -76,7 +76,8 @@ class SendRequest:
     """Trích yếu: what the document is about (≤500)."""
     file_name: str = "document.pdf"
     code_number: str | None = None
-    """Số: assigned by the system (next number of the sender's year) when not given."""
+    """Số: checked against the outgoing register and the number the PDF prints; when neither this nor the
+    PDF gives one, the register's next number (docsign.documents.register.numbering_for_sending)."""
     code_notation: str = "VP"
     """Ký hiệu, e.g. UBND-VP."""
     type_name: str = "Công văn"
