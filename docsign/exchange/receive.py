@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from docsign import audit
 from docsign.config import Settings
+from docsign.documents import register
 from docsign.errors import DocsignError, NotFound, ServiceUnavailable
 from docsign.exchange import edxml, packet_seals, receipts
 from docsign.exchange.directory import codes_of
@@ -84,11 +85,15 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
         blob_key = store.put_bytes(pdf).key
     inbox.revisions.append(DocumentRevision(number=1, sha256=blob_key, size=len(pdf), action="receive"))
     session.add(inbox)
-    # One flush writes the inbox document (whose unique received_via_delivery_id makes a second inbox
-    # entry impossible) and the 01 event, before the audit append.
+    # The electronic arrival is its registration (Decree 30 Art. 22): the arrivals register flushes the
+    # inbox document (whose unique received_via_delivery_id makes a second inbox entry impossible).
+    arrival = register.register_arrival(session, inbox, agency_id=delivery.recipient_agency_id, issuer=exchange.sender,
+                                        edxml_document_id=header.document_id, due_date=header.due_date,
+                                        business_type=packet.trace_header_list.business.business_doc_type)
     receipt = receipts.Receipt(header.document_id, report.document.sha256, utcnow(), delivery.recipient.code)
     status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
-                 "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid",
+                 "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid"
+                 + (f"; số đến {arrival.number_text}" if arrival.number is not None else ""),
                  seal=receipts.receipt_sealer(session, settings, delivery.recipient, receipt))
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",
                  agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from docsign import audit
 from docsign.config import Settings
+from docsign.documents import register
 from docsign.errors import Conflict, InvalidInput, NotFound
 from docsign.exchange import edxml, packet_seals
 from docsign.exchange.directory import get_agency
@@ -50,7 +51,8 @@ class SendRequest:
     """Trích yếu: what the document is about (≤500)."""
     file_name: str = "document.pdf"
     code_number: str | None = None
-    """Số: assigned by the system (next number of the sender's year) when not given."""
+    """Số: checked against the outgoing register and the number the PDF prints; when neither this nor the
+    PDF gives one, the register's next number (docsign.documents.register.numbering_for_sending)."""
     code_notation: str = "VP"
     """Ký hiệu, e.g. UBND-VP."""
     type_name: str = "Công văn"
@@ -112,19 +114,24 @@ def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes,
     if problems:
         raise InvalidInput("the document cannot be sent: " + "; ".join(problems))
     store = BlobStore(settings.blob_dir)
-    today = dt.datetime.now(VN_TZ).date()
-    number = request.code_number or _next_number(session, sender, today.year)
+    # One number from one book: number, notation and date come from the outgoing register.
+    numbering = register.numbering_for_sending(session, sender, pdf, document=document, number=request.code_number,
+                                               notation=request.code_notation, subject=request.subject,
+                                               type_name=request.type_name, created_by_id=created_by_id)
+    number, notation, today = numbering.number, numbering.notation, numbering.issued_on
+    document = document or numbering.document
     if document is None:
         document = Document(agency=sender, origin=DocumentOrigin.DRAFTED, title=request.subject,
                             document_type=request.type_name, code_number=number,
-                            code_notation=request.code_notation, promulgation_date=today,
+                            code_notation=notation, promulgation_date=today,
                             created_by_id=created_by_id)
+        numbering.entry.document = document
     packet = edxml.DocumentPacket(
         message_header=edxml.MessageHeader(
             from_=organization(sender),
             to=tuple(organization(r) for r in recipients),
-            document_id=edxml.make_document_id(sender.code, today, number, request.code_notation),
-            code=edxml.Code(number, request.code_notation),
+            document_id=edxml.make_document_id(sender.code, today, number, notation),
+            code=edxml.Code(number, notation),
             promulgation_info=edxml.PromulgationInfo(_place(sender), today),
             document_type=edxml.DocumentType(2, request.type_name),
             subject=request.subject,
@@ -230,14 +237,6 @@ def _recipients(session: Session, sender: Agency, codes: Sequence[str]) -> list[
     if sender.code in cleaned:
         raise InvalidInput("an agency cannot send a document to itself")
     return [get_agency(session, code) for code in cleaned]
-
-
-def _next_number(session: Session, sender: Agency, year: int) -> str:
-    start = dt.date(year, 1, 1)
-    count = len(session.scalars(select(Document.id).where(
-        Document.agency_id == sender.id, Document.origin == DocumentOrigin.DRAFTED,
-        Document.promulgation_date >= start)).all())
-    return f"{count + 1:02d}"  # Decree 30: numbers below 10 get a leading zero
 
 
 def _place(agency: Agency) -> str:

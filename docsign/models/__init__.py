@@ -6,14 +6,17 @@ from docsign.models.base import Base, utcnow
 from docsign.models.documents import Document, DocumentOrigin, DocumentRevision, Signature
 from docsign.models.exchange import AxisMessage, Delivery, Exchange, OutboxMessage, StatusEvent
 from docsign.models.keys import KeyKind, KeyRef, KeySource
+from docsign.models.registers import ArrivalEntry, BookKind, OutgoingEntry, RegisterBook
 
 __all__ = [
     "Agency",
     "AgencyAlias",
     "ApiToken",
+    "ArrivalEntry",
     "AuditEvent",
     "AxisMessage",
     "Base",
+    "BookKind",
     "Delivery",
     "Document",
     "DocumentOrigin",
@@ -23,6 +26,8 @@ __all__ = [
     "KeyRef",
     "KeySource",
     "OutboxMessage",
+    "OutgoingEntry",
+    "RegisterBook",
     "Role",
     "Signature",
     "StatusEvent",
