@@ -47,6 +47,15 @@ class Settings:
     verify_rate: tuple[int, int] | None = (600, 60)
     """Public verification requests allowed per client IP: (requests, per seconds), None for no limit
     (DOCSIGN_VERIFY_RATE, e.g. "60/minute", "5/second", "off")."""
+    login_rate: tuple[int, int] | None = (30, 60)
+    """Login attempts (POST /login) allowed per client IP, as verify_rate (DOCSIGN_LOGIN_RATE)."""
+    ratelimit_storage: str = "database"
+    """Where the rate limits count, shared by every web process: "database" (the main database) or a
+    redis:// URL (DOCSIGN_RATELIMIT_STORAGE; by default the broker when the broker is Redis)."""
+    session_hours: int = 8
+    """A login lasts at most this long (DOCSIGN_SESSION_HOURS)."""
+    secure_cookies: bool = False
+    """Cookies only over HTTPS (DOCSIGN_SECURE_COOKIES=1 behind a TLS proxy)."""
 
     @property
     def embedded_database(self) -> bool:
@@ -102,6 +111,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     redeliver_after = _int_setting(get, "REDELIVER_AFTER", 120, 5, 86400, "a whole number of seconds")
     delivery_attempts = _int_setting(get, "DELIVERY_ATTEMPTS", 8, 1, 100, "a whole number")
     verify_rate = _rate_setting(get, "VERIFY_RATE", "600/minute")
+    login_rate = _rate_setting(get, "LOGIN_RATE", "30/minute")
+    ratelimit_storage = get("RATELIMIT_STORAGE") or (
+        broker_url if urlsplit(broker_url).scheme in {"redis", "rediss"} else "database")
+    if ratelimit_storage != "database":
+        _check_url("DOCSIGN_RATELIMIT_STORAGE", ratelimit_storage, {"redis", "rediss"})
+    session_hours = _int_setting(get, "SESSION_HOURS", 8, 1, 24 * 30, "a whole number of hours")
+    secure_cookies = _bool_setting(get, "SECURE_COOKIES")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -114,7 +130,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         delivery_attempts=delivery_attempts,
         secret_key_override=get("SECRET_KEY"),
         verify_rate=verify_rate,
+        login_rate=login_rate,
+        ratelimit_storage=ratelimit_storage,
+        session_hours=session_hours,
+        secure_cookies=secure_cookies,
     )
+
+
+def _bool_setting(get, name: str) -> bool:  # type: ignore[no-untyped-def]
+    raw = (get(name) or "0").lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"DOCSIGN_{name} must be 1 or 0 (true or false), not {raw!r}")
 
 
 def _int_setting(get, name: str, default: int, low: int, high: int, what: str) -> int:  # type: ignore[no-untyped-def]
@@ -173,7 +202,14 @@ def prepare_data_dir(settings: Settings) -> None:
     """Create the data directory layout; a read-only or unusable location is one clear error."""
     try:
         for path in (settings.data_dir, settings.blob_dir, settings.data_dir / "tmp"):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Keys, secrets, documents and the database live here: nobody else on the machine reads them.
+        if settings.data_dir.stat().st_uid == os.getuid():
+            os.chmod(settings.data_dir, 0o700)
+        for url in (settings.database_url, settings.broker_url):
+            sqlite_file = sqlite_path(url)
+            if sqlite_file is not None and sqlite_file.parent.is_dir():
+                create_private_file(sqlite_file)
         probe = settings.data_dir / f".write-probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
@@ -181,6 +217,27 @@ def prepare_data_dir(settings: Settings) -> None:
         raise StorageError(f"the data directory {settings.data_dir} is not writable ({exc.strerror})") from None
     settings.secret_key  # noqa: B018 - generated once, now, while the directory is known writable
     settings.keystore_passphrase  # noqa: B018
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (database or kombu broker), None for other URLs and in-memory SQLite."""
+    scheme, sep, rest = url.partition(":///")
+    if not sep or scheme not in {"sqlite", "sqlite+pysqlite", "sqla+sqlite"}:
+        return None
+    path = rest.split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only (0600), or make an existing one so.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so this covers them too."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        if path.stat().st_uid == os.getuid():
+            os.chmod(path, 0o600)
+    except OSError as exc:
+        raise StorageError(f"cannot create {path} ({exc.strerror})") from None
 
 
 def read_or_create_secret(path: Path) -> str:
