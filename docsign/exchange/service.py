@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from docsign import audit
+from docsign import audit, validation
 from docsign.config import Settings
 from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, PermissionDenied
 from docsign.exchange import edxml
@@ -86,6 +86,20 @@ class SendRequest:
     related_document_id: str | None = None
     """For business types 1-3: the DocumentId being revoked, updated or replaced."""
 
+    def validated(self) -> SendRequest:
+        """The request with its typed fields checked by the rules the web form uses (docsign.validation)."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            subject=validation.text(self.subject, "the subject (trích yếu)", max_length=500, required=True) or "",
+            code_number=None if self.code_number is None else validation.document_number(self.code_number),
+            code_notation=validation.notation(self.code_notation, required=True) or "",
+            type_name=validation.text(self.type_name, "the document type", max_length=100, required=True) or "",
+            priority=validation.whole_number(self.priority, "priority", low=0, high=4),
+            file_name=validation.text(self.file_name, "the file name", max_length=200) or "document.pdf",
+        )
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -103,6 +117,7 @@ def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes,
     ``document`` is the sender's document these bytes are the current revision of (the web UI's
     case); without it (a file from the command line or the API) a document is filed for them.
     """
+    request = request.validated()
     sender = get_agency(session, request.sender_code)
     recipients = _recipients(session, sender, request.recipient_codes)
     report = _verify(settings, pdf)
@@ -496,6 +511,8 @@ def record_status(session: Session, settings: Settings, delivery_id: int, code: 
     else:
         raise PermissionDenied(f"{by.code} is neither the sender nor the recipient of this delivery")
     status = StatusCode.parse(code)
+    staff = validation.text(staff, "staff", max_length=100)
+    description = validation.text(description, "description", max_length=1000, multiline=True)
     if status in (StatusCode.ARRIVED, StatusCode.REJECTED) and delivery.state == DeliveryState.QUEUED.value:
         raise Conflict("01 and 02 are given by the receiving system when the document arrives")
     target = next_state(delivery.state, status, by=party, before_recall=delivery.before_recall)
