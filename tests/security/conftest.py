@@ -14,7 +14,7 @@ from docsign.web.app import create_app
 PASSWORD = "docsign-demo"
 CLERK, ADMIN = "tinh.vanthu", "admin"
 AGENCY = "000.00.00.H30"
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def app(site) -> Flask:  # type: ignore[no-untyped-def]
 def csrf_of(client: FlaskClient, path: str = "/login", ip: str = "127.0.0.1") -> str:
     match = CSRF.search(client.get(path, environ_base={"REMOTE_ADDR": ip}).get_data(as_text=True))
     assert match, f"no CSRF token on {path}"
-    return match.group(1)
+    return match.group(1) or match.group(2)
 
 
 def log_in(client: FlaskClient, login: str = CLERK, password: str = PASSWORD, *, ip: str = "127.0.0.1",
