@@ -231,11 +231,18 @@ def sqlite_path(url: str) -> Path | None:
 def create_private_file(path: Path) -> None:
     """Create ``path`` readable by its owner only (0600), or make an existing one so.
 
-    SQLite gives its -wal and -shm files the mode of the database file, so this covers them too."""
+    SQLite gives its -wal and -shm files the mode of the database file, so this covers them too. An
+    existing file is never opened: closing any descriptor of a SQLite file drops the locks this
+    process's connections hold on it (POSIX advisory locks), which corrupts the WAL index."""
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        if path.stat().st_uid == os.getuid():
-            os.chmod(path, 0o600)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        try:
+            info = path.stat()
+            if info.st_uid == os.getuid() and info.st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except OSError as exc:
+            raise StorageError(f"cannot make {path} private ({exc.strerror})") from None
     except OSError as exc:
         raise StorageError(f"cannot create {path} ({exc.strerror})") from None
 
