@@ -7,7 +7,6 @@ processes count in the install's shared store (the database, or Redis when the b
 
 from __future__ import annotations
 
-from docsign.web import limiter
 from tests.security.conftest import app_with, log_in
 
 
@@ -38,6 +37,8 @@ def test_login_attempts_are_limited_per_client_across_processes(site):  # type: 
 
 
 def test_the_store_is_the_installs_own(site):  # type: ignore[no-untyped-def]
+    from docsign.web import limiter
+
     app = app_with(site)
     with app.app_context():
         store = limiter.storage()

@@ -13,7 +13,6 @@ from flask.testing import FlaskClient
 
 from docsign import accounts
 from docsign.db import session_scope
-from docsign.web.auth import LOGIN_TIME
 from tests.security.conftest import CLERK, app_with, csrf_of, log_in
 
 COOKIE = "session"
@@ -79,6 +78,8 @@ def test_a_session_lasts_the_configured_hours(site):  # type: ignore[no-untyped-
     cookie = client.get_cookie(COOKIE)
     assert cookie is not None and cookie.expires is not None
     assert cookie.expires.timestamp() - time.time() <= 8 * 3600 + 60  # not Flask's 31 days
+    from docsign.web.auth import LOGIN_TIME
+
     with client.session_transaction() as session:  # the login was 8 h 1 min ago, the cookie still fresh
         session[LOGIN_TIME] = int(time.time()) - 8 * 3600 - 60
     assert client.get("/dashboard").status_code == 302
