@@ -39,8 +39,7 @@ def test_healthz_in_a_loop_costs_next_to_nothing(demo):  # type: ignore[no-untyp
     client = create_app(demo).test_client()
     assert client.get("/healthz").status_code == 200  # the first probe
     started = time.process_time()
-    for _ in range(50):
-        response = client.get("/healthz")
-        assert response.status_code == 200 and response.json["checks"]["keys"] == {"ok": True}
+    answers = [client.get("/healthz") for _ in range(50)]
     cpu = time.process_time() - started
     assert cpu < 2.0, f"50 health checks took {cpu:.2f} s of CPU"
+    assert all(a.status_code == 200 and a.json["checks"]["keys"]["ok"] for a in answers)
