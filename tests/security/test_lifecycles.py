@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import update
 
 from docsign.accounts import create_token
@@ -22,6 +23,7 @@ def _agencies(app, token: str):  # type: ignore[no-untyped-def]
     return app.test_client().get("/api/v1/agencies", headers={"Authorization": f"Bearer {token}"})
 
 
+@pytest.mark.embedded_only  # the CLI is slow to start; the database's part is tested on every backend below
 def test_a_revoked_token_stops_at_once(app, site, settings_env):  # type: ignore[no-untyped-def]
     created = run_cli("token", "create", "--agency", AGENCY, "--name", "dms", "--expires-days", "30",
                       env=settings_env)
@@ -50,6 +52,7 @@ def test_an_expired_token_is_refused(app, site):  # type: ignore[no-untyped-def]
     assert refused.status_code == 401 and "expired" in refused.json["detail"]
 
 
+@pytest.mark.embedded_only  # the same through the accounts service on every backend: test_sessions.py
 def test_disable_and_passwd_stop_a_user_at_once(app, settings_env):  # type: ignore[no-untyped-def]
     browser = app.test_client()
     assert log_in(browser).status_code == 302 and browser.get("/dashboard").status_code == 200

@@ -52,6 +52,7 @@ def test_guessing_one_accounts_password_locks_it_with_back_off(site):  # type: i
         assert s.get(LoginThrottle, f"account:{CLERK}") is None
 
 
+@pytest.mark.embedded_only  # 21 password hashes; the locking itself runs on every backend above
 def test_one_client_guessing_many_accounts_is_locked(site):  # type: ignore[no-untyped-def]
     """Attack: one address tries one password on many logins (spraying), below each account's limit."""
     client = app_with(site).test_client()
