@@ -47,7 +47,7 @@ class Settings:
     verify_rate: tuple[int, int] | None = (600, 60)
     """Public verification requests allowed per client IP: (requests, per seconds), None for no limit
     (DOCSIGN_VERIFY_RATE, e.g. "60/minute", "5/second", "off")."""
-    login_rate: tuple[int, int] | None = (30, 60)
+    login_rate: tuple[int, int] | None = (60, 60)
     """Login attempts (POST /login) allowed per client IP, as verify_rate (DOCSIGN_LOGIN_RATE)."""
     ratelimit_storage: str = "database"
     """Where the rate limits count, shared by every web process: "database" (the main database) or a
@@ -111,7 +111,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     redeliver_after = _int_setting(get, "REDELIVER_AFTER", 120, 5, 86400, "a whole number of seconds")
     delivery_attempts = _int_setting(get, "DELIVERY_ATTEMPTS", 8, 1, 100, "a whole number")
     verify_rate = _rate_setting(get, "VERIFY_RATE", "600/minute")
-    login_rate = _rate_setting(get, "LOGIN_RATE", "30/minute")
+    login_rate = _rate_setting(get, "LOGIN_RATE", "60/minute")
     ratelimit_storage = get("RATELIMIT_STORAGE") or (
         broker_url if urlsplit(broker_url).scheme in {"redis", "rediss"} else "database")
     if ratelimit_storage != "database":
