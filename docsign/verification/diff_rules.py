@@ -1,0 +1,312 @@
+"""docsign's additions to pyHanko's difference analysis: changes EU DSS and iText accept after a signature
+that pyHanko's default policy calls unexplained, each as narrow as the change it allows.
+
+Every rule only *explains* objects (pyHanko's :class:`~pyhanko.sign.diff_analysis.StandardDiffPolicy` keeps
+failing a revision with any object no rule explains), at a level that DocMDP then judges: a certification
+signature with P=1 rejects anything above LTA_UPDATES, P=2 anything above FORM_FILLING (ISO 32000-1,
+12.8.2.2; pyHanko compares the level with P when it summarises the result).
+
+* :class:`FreedUnusedObjectRule` (LTA_UPDATES): a revision frees an object number the signed revision did
+  not have (iText links unused numbers into its free list). The signed revision read such a number as
+  null and so does the new one: nothing changes.
+* :class:`StructureTreeRule` (FORM_FILLING): the structure tree (tagged PDF) gains elements and parent-tree
+  entries, as when a signature field is added to a tagged document. It changes no page content, but it
+  is what assistive technology reads, so a certification with P=1 still forbids it.
+* :class:`AnnotationEditRule` (ANNOTATIONS): a page gains comments (markup annotations without actions)
+  or drops annotations that are not form widgets; its other entries unchanged. ISO 32000-1 (table 254)
+  lets P=3 create and delete annotations, P=1/2 not.
+* :class:`AppearanceNamesRule` (ANNOTATIONS): the catalog gains a /Names dictionary holding only named
+  appearance streams (/AP, the icons a viewer uses for comments). Any other name tree (/JavaScript,
+  /EmbeddedFiles, /Dests, ...) or a change of existing names stays unexplained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import HistoricalResolver
+from pyhanko.sign.diff_analysis import (
+    DEFAULT_DIFF_POLICY,
+    CatalogModificationRule,
+    ModificationLevel,
+    QualifiedWhitelistRule,
+    ReferenceUpdate,
+    StandardDiffPolicy,
+    SuspiciousModification,
+)
+from pyhanko.sign.diff_analysis.constants import ROOT_EXEMPT_STRICT_COMPARISON
+
+_MAX_DEPTH = 64
+"""How deep the structure-tree and name-tree walks go (a real tree is far shallower; cycles stop earlier)."""
+
+
+def _is_new(old: HistoricalResolver, ref: generic.Reference) -> bool:
+    return old.reader.xrefs.get_historical_ref(ref, old.revision) is None
+
+
+def _raw(obj: generic.PdfObject) -> generic.PdfObject:
+    return obj.get_object() if isinstance(obj, generic.IndirectObject) else obj
+
+
+def _entry(dictionary: generic.DictionaryObject, key: str) -> generic.PdfObject | None:
+    """The entry as written (a reference stays a reference); None when absent."""
+    return dictionary.raw_get(key) if key in dictionary else None
+
+
+def _refs(value: generic.PdfObject) -> list[generic.Reference] | None:
+    """The references in an array (direct or indirect); None when it is not an array of references."""
+    array = _raw(value)
+    if not isinstance(array, generic.ArrayObject):
+        return None
+    out = []
+    for item in array:
+        if not isinstance(item, generic.IndirectObject):
+            return None
+        out.append(item.reference)
+    return out
+
+
+class FreedUnusedObjectRule(QualifiedWhitelistRule):
+    """Freeing an object number the signed revision did not have changes nothing it showed."""
+
+    def apply_qualified(self, old: HistoricalResolver, new: HistoricalResolver
+                        ) -> Iterable[tuple[ModificationLevel, ReferenceUpdate]]:
+        for ref in new.refs_freed_in_revision():
+            if _is_new(old, ref):
+                yield ModificationLevel.LTA_UPDATES, ReferenceUpdate(ref)
+
+
+_STRUCTURE_TYPES = frozenset({"/StructElem", "/OBJR", "/MCR"})
+_STRUCTURE_ROOT_KEYS = frozenset({"/K", "/ParentTree", "/ParentTreeNextKey"})
+"""What adding an element may change in the structure tree root."""
+_CONTENT_KEYS = frozenset({"/Pg", "/Obj", "/Stm", "/StmOwn", "/P"})
+"""Links out of the structure tree (to pages, annotations, content streams) or back up: not walked."""
+
+
+def _structure_element(obj: generic.PdfObject) -> bool:
+    return isinstance(obj, generic.DictionaryObject) and not isinstance(obj, generic.StreamObject) and (
+        obj.get("/Type") in _STRUCTURE_TYPES or ("/S" in obj and "/P" in obj and "/Type" not in obj))
+
+
+class StructureTreeRule(QualifiedWhitelistRule):
+    """New structure elements and parent-tree entries, and existing elements that only gain children.
+
+    Explained: the structure tree root when only /K, /ParentTree or /ParentTreeNextKey changed; an existing
+    element (/StructElem) when only its /K changed; objects new in this revision reached from the new
+    root through structure elements, their /K and the parent tree (number-tree nodes, arrays of elements),
+    never through the links out of the tree (/Pg, /Obj, /Stm: pages, annotations and content streams stay
+    for the other rules). An existing element is explained only by the paths that reach it through the
+    structure tree; any other use of it still needs another rule."""
+
+    def apply_qualified(self, old: HistoricalResolver, new: HistoricalResolver
+                        ) -> Iterable[tuple[ModificationLevel, ReferenceUpdate]]:
+        old_root_value, new_root_value = _entry(old.root, "/StructTreeRoot"), _entry(new.root, "/StructTreeRoot")
+        if not isinstance(new_root_value, generic.IndirectObject) or old_root_value != new_root_value:
+            return  # a new or replaced structure tree is not what this rule allows
+        updated = new.explicit_refs_in_revision()
+        tree_root = new_root_value.reference
+        level = ModificationLevel.FORM_FILLING
+        if tree_root in updated:
+            before, after = old(tree_root), new(tree_root)
+            if not (isinstance(before, generic.DictionaryObject) and isinstance(after, generic.DictionaryObject)
+                    and _same_except(before, after, _STRUCTURE_ROOT_KEYS)):
+                return
+            yield level, ReferenceUpdate(tree_root)
+        for ref in self._tree_objects(new, tree_root):
+            if ref == tree_root or ref not in updated:
+                continue
+            after = new(ref)
+            if _is_new(old, ref):
+                yield level, ReferenceUpdate(ref)
+                continue
+            before = old(ref)
+            if _structure_element(before) and _structure_element(after) and _same_except(before, after, {"/K"}):
+                yield level, ReferenceUpdate(ref)
+            elif isinstance(before, generic.ArrayObject | generic.DictionaryObject) and _parent_tree_node(
+                    before) and _parent_tree_node(after):
+                yield level, ReferenceUpdate(ref)
+
+    @staticmethod
+    def _tree_objects(new: HistoricalResolver, tree_root: generic.Reference) -> Iterator[generic.Reference]:
+        """References reached from the structure tree root through the tree itself (see the class)."""
+        seen: set[generic.Reference] = set()
+        stack: list[tuple[generic.PdfObject, int]] = [(generic.IndirectObject(tree_root.idnum, tree_root.generation,
+                                                                              new), 0)]
+        while stack:
+            value, depth = stack.pop()
+            if depth > _MAX_DEPTH:
+                continue
+            if isinstance(value, generic.IndirectObject):
+                ref = value.reference
+                if ref in seen:
+                    continue
+                seen.add(ref)
+                yield ref
+                value = new(ref)
+            if isinstance(value, generic.StreamObject):
+                continue
+            if isinstance(value, generic.DictionaryObject):
+                for key, item in value.items():
+                    if key not in _CONTENT_KEYS and key not in ("/RoleMap", "/ClassMap"):
+                        stack.append((value.raw_get(key), depth + 1))
+            elif isinstance(value, generic.ArrayObject):
+                stack.extend((item, depth + 1) for item in value)
+
+
+def _parent_tree_node(obj: generic.PdfObject) -> bool:
+    """A number-tree node of the parent tree, or one of its values (an array of structure elements)."""
+    if isinstance(obj, generic.StreamObject):
+        return False
+    if isinstance(obj, generic.DictionaryObject):
+        return set(obj.keys()) <= {"/Nums", "/Kids", "/Limits"}
+    return isinstance(obj, generic.ArrayObject) and all(
+        isinstance(item, generic.IndirectObject | generic.NullObject) for item in obj)
+
+
+def _same_except(before: generic.DictionaryObject, after: generic.DictionaryObject, keys: Iterable[str]) -> bool:
+    allowed = set(keys)
+    return all(_entry(before, k) == _entry(after, k)
+               for k in (set(before.keys()) | set(after.keys())) - allowed)
+
+
+MARKUP_ANNOTATIONS = frozenset({
+    "/Text", "/FreeText", "/Line", "/Square", "/Circle", "/Polygon", "/PolyLine", "/Highlight", "/Underline",
+    "/Squiggly", "/StrikeOut", "/Stamp", "/Caret", "/Ink", "/Popup"})
+"""Comments a reviewer adds (ISO 32000-1, 12.5.6): no actions, files, sounds or media."""
+
+
+class AnnotationEditRule(QualifiedWhitelistRule):
+    """A page whose only change is its annotations: comments added (new markup annotations without actions,
+    with their new appearance streams) or annotations other than form widgets removed; and the page's old
+    /Annots array object, when it is rewritten or freed and nothing but that page used it. Widgets (form
+    fields, signatures) are the form rule's: a page that gains or loses one is left to it."""
+
+    def apply_qualified(self, old: HistoricalResolver, new: HistoricalResolver
+                        ) -> Iterable[tuple[ModificationLevel, ReferenceUpdate]]:
+        updated = new.explicit_refs_in_revision()
+        freed = new.refs_freed_in_revision()
+        level = ModificationLevel.ANNOTATIONS
+        for ref in updated:
+            if ref in freed or _is_new(old, ref):
+                continue
+            before, after = old(ref), new(ref)
+            if not (isinstance(before, generic.DictionaryObject) and before.get("/Type") == "/Page"
+                    and isinstance(after, generic.DictionaryObject) and after.get("/Type") == "/Page"
+                    and _same_except(before, after, {"/Annots"})):
+                continue
+            old_value, new_value = _entry(before, "/Annots"), _entry(after, "/Annots")
+            old_annots = [] if old_value is None else _refs(old_value)
+            new_annots = [] if new_value is None else _refs(new_value)
+            if old_annots is None or new_annots is None or old_annots == new_annots:
+                continue
+            removed, added = set(old_annots) - set(new_annots), set(new_annots) - set(old_annots)
+            if any(_raw(old(a)).get("/Subtype") == "/Widget" for a in removed):
+                continue
+            comments = [self._comment(old, new, a) for a in added]
+            if any(c is None for c in comments):
+                continue
+            array = old_value.reference if isinstance(old_value, generic.IndirectObject) else None
+            if array is not None and array in updated:
+                if new_value is not None and new_value != old_value:
+                    continue  # the old array object rewritten, and the page pointing elsewhere
+                if not all(path.path[-1:] == ("/Annots",) for path in old._get_usages_of_ref(array)):
+                    continue  # something other than a page's /Annots used that array
+                yield level, ReferenceUpdate(array)
+            if isinstance(new_value, generic.IndirectObject) and new_value.reference != array:
+                if not _is_new(old, new_value.reference):
+                    continue
+                yield level, ReferenceUpdate(new_value.reference)
+            for found in comments:
+                for comment_ref in found or ():
+                    yield level, ReferenceUpdate(comment_ref)
+            yield level, ReferenceUpdate(ref)
+
+    @staticmethod
+    def _comment(old: HistoricalResolver, new: HistoricalResolver, ref: generic.Reference
+                 ) -> list[generic.Reference] | None:
+        """A new markup annotation without actions: it and the new objects its appearance uses; else None."""
+        if not _is_new(old, ref):
+            return None
+        annotation = new(ref)
+        if not isinstance(annotation, generic.DictionaryObject) or isinstance(annotation, generic.StreamObject):
+            return None
+        if annotation.get("/Subtype") not in MARKUP_ANNOTATIONS or "/A" in annotation or "/AA" in annotation:
+            return None
+        appearance = _entry(annotation, "/AP")
+        found = [ref]
+        if appearance is not None:
+            found.extend(new.collect_dependencies(appearance, since_revision=new.revision))
+        return found
+
+
+class AppearanceNamesRule(CatalogModificationRule):
+    """pyHanko's catalog rule, letting the catalog gain a /Names dictionary with only named appearance
+    streams (/AP). The catalog's own update is then at ANNOTATIONS level."""
+
+    def __init__(self) -> None:
+        super().__init__(ignored_keys=ROOT_EXEMPT_STRICT_COMPARISON | {"/Names"})
+
+    def apply_qualified(self, old: HistoricalResolver, new: HistoricalResolver
+                        ) -> Iterable[tuple[ModificationLevel, ReferenceUpdate]]:
+        old_names, new_names = _entry(old.root, "/Names"), _entry(new.root, "/Names")
+        if old_names == new_names:
+            yield from super().apply_qualified(old, new)
+            return
+        if old_names is not None:
+            raise SuspiciousModification("The catalog's name dictionary (/Names) was changed.")
+        names = _raw(new_names)
+        if not isinstance(names, generic.DictionaryObject) or isinstance(names, generic.StreamObject) or \
+                set(names.keys()) != {"/AP"}:
+            raise SuspiciousModification("A name dictionary (/Names) other than named appearances was added.")
+        explained = [new_names, names.raw_get("/AP")]
+        refs = [v.reference for v in explained if isinstance(v, generic.IndirectObject)]
+        refs.extend(_name_tree_values(new, _raw(names.raw_get("/AP"))))
+        if any(not _is_new(old, ref) for ref in refs):
+            raise SuspiciousModification("The added name dictionary (/Names) reuses objects of the signed revision.")
+        for ref in refs:
+            yield ModificationLevel.ANNOTATIONS, ReferenceUpdate(ref)
+        for level, update in super().apply_qualified(old, new):
+            if update.updated_ref == new.root_ref:
+                level = max(level, ModificationLevel.ANNOTATIONS)
+            yield level, update
+
+
+def _name_tree_values(new: HistoricalResolver, node: generic.PdfObject, depth: int = 0) -> list[generic.Reference]:
+    """The kids and the values (appearance streams, each a form XObject) of a name tree, as references."""
+    if depth > _MAX_DEPTH or not isinstance(node, generic.DictionaryObject):
+        raise SuspiciousModification("The added name tree is malformed.")
+    refs: list[generic.Reference] = []
+    names = _entry(node, "/Names")
+    if names is not None:
+        pairs = _raw(names)
+        if not isinstance(pairs, generic.ArrayObject):
+            raise SuspiciousModification("The added name tree is malformed.")
+        for value in list(pairs)[1::2]:
+            stream = _raw(value)
+            if not (isinstance(value, generic.IndirectObject) and isinstance(stream, generic.StreamObject)
+                    and stream.get("/Subtype") == "/Form"):
+                raise SuspiciousModification("The added appearance names hold something other than appearances.")
+            refs.append(value.reference)
+    for kid in _raw(_entry(node, "/Kids") or generic.ArrayObject()):
+        if not isinstance(kid, generic.IndirectObject):
+            raise SuspiciousModification("The added name tree is malformed.")
+        refs.append(kid.reference)
+        refs.extend(_name_tree_values(new, kid.get_object(), depth + 1))
+    return refs
+
+
+def _global_rules() -> list[QualifiedWhitelistRule]:
+    rules: list[QualifiedWhitelistRule] = [
+        AppearanceNamesRule() if type(rule) is CatalogModificationRule else rule
+        for rule in DEFAULT_DIFF_POLICY.global_rules]
+    return [*rules, FreedUnusedObjectRule(), StructureTreeRule(), AnnotationEditRule()]
+
+
+DOCSIGN_DIFF_POLICY = StandardDiffPolicy(global_rules=_global_rules(), form_rule=DEFAULT_DIFF_POLICY.form_rule,
+                                         reject_object_freeing=False)
+"""pyHanko's default policy with docsign's rules above. Freeing is left to the rules: a freed object is
+explained only by :class:`FreedUnusedObjectRule` or :class:`AnnotationEditRule`."""
+DOCSIGN_POLICY_WITHOUT_FORM_RULE = StandardDiffPolicy(global_rules=_global_rules(), form_rule=None,
+                                                      reject_object_freeing=False)
+"""The same for revisions that touch no form object (the form rule has nothing to judge)."""
