@@ -18,6 +18,8 @@ signature with P=1 rejects anything above LTA_UPDATES, P=2 anything above FORM_F
 * :class:`AppearanceNamesRule` (ANNOTATIONS): the catalog gains a /Names dictionary holding only named
   appearance streams (/AP, the icons a viewer uses for comments). Any other name tree (/JavaScript,
   /EmbeddedFiles, /Dests, ...) or a change of existing names stays unexplained.
+* :class:`WriterMarkerRule` (LTA_UPDATES): iText 5's version stamp (/ITXT) on the page tree root, and
+  nothing else there.
 """
 
 from __future__ import annotations
@@ -296,11 +298,32 @@ def _name_tree_values(new: HistoricalResolver, node: generic.PdfObject, depth: i
     return refs
 
 
+class WriterMarkerRule(QualifiedWhitelistRule):
+    """iText 5 stamps its version (/ITXT, a string or name) on the page tree root at every incremental save,
+    signing and adding validation data included. It is not an inheritable page attribute, so no page looks
+    different; only that key may be added or changed."""
+
+    def apply_qualified(self, old: HistoricalResolver, new: HistoricalResolver
+                        ) -> Iterable[tuple[ModificationLevel, ReferenceUpdate]]:
+        pages = _entry(new.root, "/Pages")
+        if not isinstance(pages, generic.IndirectObject) or pages != _entry(old.root, "/Pages"):
+            return
+        ref = pages.reference
+        if ref not in new.explicit_refs_in_revision() or ref in new.refs_freed_in_revision():
+            return
+        before, after = old(ref), new(ref)
+        if isinstance(before, generic.DictionaryObject) and isinstance(after, generic.DictionaryObject) and \
+                isinstance(_entry(after, "/ITXT"), generic.TextStringObject | generic.ByteStringObject
+                           | generic.NameObject) and _same_except(before, after, {"/ITXT"}):
+            yield ModificationLevel.LTA_UPDATES, ReferenceUpdate(ref)
+
+
 def _global_rules() -> list[QualifiedWhitelistRule]:
     rules: list[QualifiedWhitelistRule] = [
         AppearanceNamesRule() if type(rule) is CatalogModificationRule else rule
         for rule in DEFAULT_DIFF_POLICY.global_rules]
-    return [*rules, FreedUnusedObjectRule(), StructureTreeRule(), AnnotationEditRule()]
+    return [*rules, FreedUnusedObjectRule(), StructureTreeRule(), AnnotationEditRule(),
+            WriterMarkerRule()]
 
 
 DOCSIGN_DIFF_POLICY = StandardDiffPolicy(global_rules=_global_rules(), form_rule=DEFAULT_DIFF_POLICY.form_rule,
