@@ -95,8 +95,8 @@ class StructureTreeRule(QualifiedWhitelistRule):
     """New structure elements and parent-tree entries, and existing elements that only gain children.
 
     Explained: the structure tree root when only /K, /ParentTree or /ParentTreeNextKey changed; an existing
-    element (/StructElem) when only its /K changed; objects new in this revision reached from the new
-    root through structure elements, their /K and the parent tree (number-tree nodes, arrays of elements),
+    element (/StructElem) when only its /K changed; structure objects (elements, object references, attribute
+    objects, parent-tree nodes and arrays of elements) new in this revision reached from the new root,
     never through the links out of the tree (/Pg, /Obj, /Stm: pages, annotations and content streams stay
     for the other rules). An existing element is explained only by the paths that reach it through the
     structure tree; any other use of it still needs another rule."""
@@ -120,13 +120,12 @@ class StructureTreeRule(QualifiedWhitelistRule):
                 continue
             after = new(ref)
             if _is_new(old, ref):
-                yield level, ReferenceUpdate(ref)
+                if _structure_element(after) or _parent_tree_node(after) or _attributes(after):
+                    yield level, ReferenceUpdate(ref)
                 continue
             before = old(ref)
-            if _structure_element(before) and _structure_element(after) and _same_except(before, after, {"/K"}):
-                yield level, ReferenceUpdate(ref)
-            elif isinstance(before, generic.ArrayObject | generic.DictionaryObject) and _parent_tree_node(
-                    before) and _parent_tree_node(after):
+            element = _structure_element(before) and _structure_element(after) and _same_except(before, after, {"/K"})
+            if element or (_parent_tree_node(before) and _parent_tree_node(after)):
                 yield level, ReferenceUpdate(ref)
 
     @staticmethod
@@ -149,11 +148,16 @@ class StructureTreeRule(QualifiedWhitelistRule):
             if isinstance(value, generic.StreamObject):
                 continue
             if isinstance(value, generic.DictionaryObject):
-                for key, item in value.items():
+                for key in value.keys():
                     if key not in _CONTENT_KEYS and key not in ("/RoleMap", "/ClassMap"):
                         stack.append((value.raw_get(key), depth + 1))
             elif isinstance(value, generic.ArrayObject):
                 stack.extend((item, depth + 1) for item in value)
+
+
+def _attributes(obj: generic.PdfObject) -> bool:
+    """A structure element's attribute object (/O names its owner: layout, list, table, ...)."""
+    return isinstance(obj, generic.DictionaryObject) and not isinstance(obj, generic.StreamObject) and "/O" in obj
 
 
 def _parent_tree_node(obj: generic.PdfObject) -> bool:
@@ -179,10 +183,11 @@ MARKUP_ANNOTATIONS = frozenset({
 
 
 class AnnotationEditRule(QualifiedWhitelistRule):
-    """A page whose only change is its annotations: comments added (new markup annotations without actions,
-    with their new appearance streams) or annotations other than form widgets removed; and the page's old
-    /Annots array object, when it is rewritten or freed and nothing but that page used it. Widgets (form
-    fields, signatures) are the form rule's: a page that gains or loses one is left to it."""
+    """A page's annotations changed and nothing else: comments added (new markup annotations without actions,
+    with their new appearance streams) or annotations other than form widgets removed. Explained: the page
+    when only its /Annots changed, or the page's /Annots array object when only pages' /Annots use it (it may
+    be freed when the page no longer points to it). Widgets (form fields, signatures) are the form rule's: a
+    change that adds or removes one is left to it."""
 
     def apply_qualified(self, old: HistoricalResolver, new: HistoricalResolver
                         ) -> Iterable[tuple[ModificationLevel, ReferenceUpdate]]:
@@ -193,36 +198,53 @@ class AnnotationEditRule(QualifiedWhitelistRule):
             if ref in freed or _is_new(old, ref):
                 continue
             before, after = old(ref), new(ref)
+            if isinstance(before, generic.ArrayObject):
+                edit = self._edit(old, new, _refs(before), _refs(after)) if _only_annots_use(old, ref) else None
+                for found in [*edit, ref] if edit is not None else ():
+                    yield level, ReferenceUpdate(found)
+                continue
             if not (isinstance(before, generic.DictionaryObject) and before.get("/Type") == "/Page"
                     and isinstance(after, generic.DictionaryObject) and after.get("/Type") == "/Page"
                     and _same_except(before, after, {"/Annots"})):
                 continue
             old_value, new_value = _entry(before, "/Annots"), _entry(after, "/Annots")
+            if old_value == new_value:
+                continue
             old_annots = [] if old_value is None else _refs(old_value)
             new_annots = [] if new_value is None else _refs(new_value)
-            if old_annots is None or new_annots is None or old_annots == new_annots:
-                continue
-            removed, added = set(old_annots) - set(new_annots), set(new_annots) - set(old_annots)
-            if any(_raw(old(a)).get("/Subtype") == "/Widget" for a in removed):
-                continue
-            comments = [self._comment(old, new, a) for a in added]
-            if any(c is None for c in comments):
+            explained = self._edit(old, new, old_annots, new_annots)
+            if explained is None:
                 continue
             array = old_value.reference if isinstance(old_value, generic.IndirectObject) else None
             if array is not None and array in updated:
-                if new_value is not None and new_value != old_value:
-                    continue  # the old array object rewritten, and the page pointing elsewhere
-                if not all(path.path[-1:] == ("/Annots",) for path in old._get_usages_of_ref(array)):
-                    continue  # something other than a page's /Annots used that array
-                yield level, ReferenceUpdate(array)
-            if isinstance(new_value, generic.IndirectObject) and new_value.reference != array:
+                if array not in freed or not _only_annots_use(old, array):
+                    continue  # the old array object rewritten while the page points elsewhere
+                explained.append(array)
+            if isinstance(new_value, generic.IndirectObject):
                 if not _is_new(old, new_value.reference):
-                    continue
-                yield level, ReferenceUpdate(new_value.reference)
-            for found in comments:
-                for comment_ref in found or ():
-                    yield level, ReferenceUpdate(comment_ref)
+                    continue  # the page now uses an array the signed revision had for something else
+                explained.append(new_value.reference)
+            for found in explained:
+                yield level, ReferenceUpdate(found)
             yield level, ReferenceUpdate(ref)
+
+    @classmethod
+    def _edit(cls, old: HistoricalResolver, new: HistoricalResolver, before: list[generic.Reference] | None,
+              after: list[generic.Reference] | None) -> list[generic.Reference] | None:
+        """The new objects a change of an /Annots list brings (comments and their appearances); None when
+        the change is more than comments added and non-widget annotations removed."""
+        if before is None or after is None or before == after:
+            return None
+        removed, added = set(before) - set(after), set(after) - set(before)
+        if any(_raw(old(a)).get("/Subtype") == "/Widget" for a in removed):
+            return None
+        explained: list[generic.Reference] = []
+        for annotation in added:
+            found = cls._comment(old, new, annotation)
+            if found is None:
+                return None
+            explained.extend(found)
+        return explained
 
     @staticmethod
     def _comment(old: HistoricalResolver, new: HistoricalResolver, ref: generic.Reference
@@ -240,6 +262,12 @@ class AnnotationEditRule(QualifiedWhitelistRule):
         if appearance is not None:
             found.extend(new.collect_dependencies(appearance, since_revision=new.revision))
         return found
+
+
+def _only_annots_use(old: HistoricalResolver, ref: generic.Reference) -> bool:
+    """Does the signed revision use this object only as some page's /Annots?"""
+    usages = old._get_usages_of_ref(ref)
+    return bool(usages) and all(path.path[-1:] == ("/Annots",) and "/Pages" in path.path for path in usages)
 
 
 class AppearanceNamesRule(CatalogModificationRule):
