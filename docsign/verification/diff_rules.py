@@ -148,7 +148,7 @@ class StructureTreeRule(QualifiedWhitelistRule):
             if isinstance(value, generic.StreamObject):
                 continue
             if isinstance(value, generic.DictionaryObject):
-                for key in value.keys():
+                for key in value:
                     if key not in _CONTENT_KEYS and key not in ("/RoleMap", "/ClassMap"):
                         stack.append((value.raw_get(key), depth + 1))
             elif isinstance(value, generic.ArrayObject):
