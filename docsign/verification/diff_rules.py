@@ -38,6 +38,7 @@ from pyhanko.sign.diff_analysis import (
     SuspiciousModification,
 )
 from pyhanko.sign.diff_analysis.constants import ROOT_EXEMPT_STRICT_COMPARISON
+from pyhanko.sign.diff_analysis.rules_api import Context
 
 _MAX_DEPTH = 64
 """How deep the structure-tree and name-tree walks go (a real tree is far shallower; cycles stop earlier)."""
@@ -109,12 +110,15 @@ class StructureTreeRule(QualifiedWhitelistRule):
         updated = new.explicit_refs_in_revision()
         tree_root = new_root_value.reference
         level = ModificationLevel.FORM_FILLING
+        rewritten = [r for r in updated if not _is_new(old, r)]
+        if not any(r == tree_root or _structure_element(old(r)) or _parent_tree_node(old(r)) for r in rewritten):
+            return  # the tree is untouched: no need to walk it (it can be as large as the document)
         if tree_root in updated:
             before, after = old(tree_root), new(tree_root)
             if not (isinstance(before, generic.DictionaryObject) and isinstance(after, generic.DictionaryObject)
                     and _same_except(before, after, _STRUCTURE_ROOT_KEYS)):
                 return
-            yield level, ReferenceUpdate(tree_root)
+            yield from _through_tree(old, tree_root, level)
         for ref in self._tree_objects(new, tree_root):
             if ref == tree_root or ref not in updated:
                 continue
@@ -126,7 +130,7 @@ class StructureTreeRule(QualifiedWhitelistRule):
             before = old(ref)
             element = _structure_element(before) and _structure_element(after) and _same_except(before, after, {"/K"})
             if element or (_parent_tree_node(before) and _parent_tree_node(after)):
-                yield level, ReferenceUpdate(ref)
+                yield from _through_tree(old, ref, level)
 
     @staticmethod
     def _tree_objects(new: HistoricalResolver, tree_root: generic.Reference) -> Iterator[generic.Reference]:
@@ -153,6 +157,15 @@ class StructureTreeRule(QualifiedWhitelistRule):
                         stack.append((value.raw_get(key), depth + 1))
             elif isinstance(value, generic.ArrayObject):
                 stack.extend((item, depth + 1) for item in value)
+
+
+def _through_tree(old: HistoricalResolver, ref: generic.Reference, level: ModificationLevel
+                  ) -> Iterator[tuple[ModificationLevel, ReferenceUpdate]]:
+    """Explain a rewritten object only by the signed revision's paths through the structure tree: were it
+    also, say, a page's /Contents array, that use stays unexplained."""
+    for path in old._get_usages_of_ref(ref):
+        if path.path[:2] == ("/Root", "/StructTreeRoot"):
+            yield level, ReferenceUpdate(ref, context_checked=Context.from_absolute(old, path))
 
 
 def _attributes(obj: generic.PdfObject) -> bool:

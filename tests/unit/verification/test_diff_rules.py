@@ -120,6 +120,25 @@ def test_structure_tree_rule_does_not_explain_the_page_or_other_element_entries(
                                   new_tree: b"<< /Type /StructTreeRoot /K [] >>"}))  # a replaced tree
 
 
+def test_structure_tree_rule_does_not_explain_a_content_array_the_tree_also_reaches(kit):  # type: ignore[no-untyped-def]
+    """Shadow attack prepared before signing: a structure element lists the page's /Contents array (13) and
+    an unused stream (14) waits in the file; after signing, the array is pointed at that stream."""
+    base = raw_pdf([
+        b"<< /Type /Catalog /Pages 2 0 R /StructTreeRoot 7 0 R >>",                                 # 1
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",                                               # 2
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",                                  # 3
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >>"
+        b" /Contents 9 0 R /StructParents 0 >>",                                                    # 4
+        stream(TEXT),                                                                               # 5
+        stream(OTHER_TEXT),                                                                         # 6 unused
+        b"<< /Type /StructTreeRoot /K [8 0 R] /ParentTreeNextKey 1 >>",                             # 7
+        b"<< /Type /StructElem /S /Document /P 7 0 R /K [0 9 0 R] >>",                              # 8
+        b"[5 0 R]",                                                                                 # 9
+    ])
+    signed = kit.sign(base, kit.signer("approver", common_name="Approver"), level="B-B")
+    caught(append_update(signed, {9: b"[6 0 R]"}))
+
+
 def test_structure_tree_update_fails_a_certification_without_changes(certified):  # type: ignore[no-untyped-def]
     data = certified(MDPPerm.NO_CHANGES)
     caught(append_update(data, add_structure_element(data)))
