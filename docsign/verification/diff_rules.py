@@ -99,8 +99,8 @@ class StructureTreeRule(QualifiedWhitelistRule):
     element (/StructElem) when only its /K changed; structure objects (elements, object references, attribute
     objects, parent-tree nodes and arrays of elements) new in this revision reached from the new root,
     never through the links out of the tree (/Pg, /Obj, /Stm: pages, annotations and content streams stay
-    for the other rules). An existing element is explained only by the paths that reach it through the
-    structure tree; any other use of it still needs another rule."""
+    for the other rules). A rewritten object is explained only by the paths that reach it through the
+    structure tree (an element also by outline items' /SE links); any other use still needs another rule."""
 
     def apply_qualified(self, old: HistoricalResolver, new: HistoricalResolver
                         ) -> Iterable[tuple[ModificationLevel, ReferenceUpdate]]:
@@ -130,7 +130,7 @@ class StructureTreeRule(QualifiedWhitelistRule):
             before = old(ref)
             element = _structure_element(before) and _structure_element(after) and _same_except(before, after, {"/K"})
             if element or (_parent_tree_node(before) and _parent_tree_node(after)):
-                yield from _through_tree(old, ref, level)
+                yield from _through_tree(old, ref, level, outline_links=element)
 
     @staticmethod
     def _tree_objects(new: HistoricalResolver, tree_root: generic.Reference) -> Iterator[generic.Reference]:
@@ -159,12 +159,13 @@ class StructureTreeRule(QualifiedWhitelistRule):
                 stack.extend((item, depth + 1) for item in value)
 
 
-def _through_tree(old: HistoricalResolver, ref: generic.Reference, level: ModificationLevel
-                  ) -> Iterator[tuple[ModificationLevel, ReferenceUpdate]]:
-    """Explain a rewritten object only by the signed revision's paths through the structure tree: were it
-    also, say, a page's /Contents array, that use stays unexplained."""
+def _through_tree(old: HistoricalResolver, ref: generic.Reference, level: ModificationLevel, *,
+                  outline_links: bool = False) -> Iterator[tuple[ModificationLevel, ReferenceUpdate]]:
+    """Explain a rewritten object only by the signed revision's paths through the structure tree (and, for a
+    structure element, outline items' links to it, /SE): were it also, say, a page's /Contents array, that
+    use stays unexplained."""
     for path in old._get_usages_of_ref(ref):
-        if path.path[:2] == ("/Root", "/StructTreeRoot"):
+        if path.path[:2] == ("/Root", "/StructTreeRoot") or (outline_links and path.path[-1:] == ("/SE",)):
             yield level, ReferenceUpdate(ref, context_checked=Context.from_absolute(old, path))
 
 
