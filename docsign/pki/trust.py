@@ -234,6 +234,7 @@ def build_validation_context(
     ocsps: Iterable[asn1_ocsp.OCSPResponse] = (),
     best_signature_time: dt.datetime | None = None,
     use_cache: bool = False,
+    weak_hash_algos: frozenset[str] | None = None,
 ) -> ValidationContext:
     """The single way docsign builds a pyHanko ValidationContext (signing B-LT and verifying).
 
@@ -242,6 +243,8 @@ def build_validation_context(
     certvalidator's: "soft-fail" (signing), "hard-fail" (verification: revocation must be checked
     when the certificate names a responder), "require". Online fetches go through the
     verification's :class:`docsign.pki.outbound.OutboundGuard` (allowed hosts, budget).
+    ``weak_hash_algos``: digests for which certificate signatures are refused outright (certvalidator's
+    default, MD2/MD5/SHA-1, when None); verification leaves SHA-1 out and judges it by date instead.
     """
     trust_roots, crls, ocsps = list(trust_roots), list(crls), list(ocsps)
     if use_cache:
@@ -259,6 +262,7 @@ def build_validation_context(
         revocation_mode=revocation_mode,
         time_tolerance=TIME_TOLERANCE,
         fetcher_backend=None if offline else GuardedFetcherBackend(current_guard()),
+        weak_hash_algos=weak_hash_algos,
     )
 
 

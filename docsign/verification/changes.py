@@ -22,21 +22,15 @@ from collections.abc import Iterable
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader, RawPdfPath
-from pyhanko.sign.diff_analysis import (
-    DEFAULT_DIFF_POLICY,
-    DiffResult,
-    ModificationLevel,
-    StandardDiffPolicy,
-    SuspiciousModification,
-)
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel, SuspiciousModification
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+from docsign.verification.diff_rules import DOCSIGN_DIFF_POLICY, DOCSIGN_POLICY_WITHOUT_FORM_RULE
 
 _SPACE = rb"(?:[\x00\t\n\x0c\r ]++|%[^\r\n]*+)++"
 _REFERENCE = re.compile(rb"(?<![0-9])([0-9]+)" + _SPACE + rb"[0-9]+" + _SPACE + rb"R")
 """``N G R`` with any PDF whitespace or comments between the tokens (a superset of what a reader accepts)."""
-WITHOUT_FORM_RULE = StandardDiffPolicy(global_rules=DEFAULT_DIFF_POLICY.global_rules, form_rule=None)
-"""pyHanko's default policy for revisions that touch no form object (the form rule has nothing to judge)."""
 
 
 class SignedRevision(HistoricalResolver):
@@ -177,7 +171,8 @@ def _hex_gap(emb: EmbeddedPdfSignature, data: bytes) -> tuple[int, int] | None:
 
 def review(emb: EmbeddedPdfSignature, data: bytes, *, signed_end: int, narrow: bool = True
            ) -> DiffResult | SuspiciousModification:
-    """pyHanko's ``evaluate_modifications`` for this signature with its default policy (same result).
+    """pyHanko's ``evaluate_modifications`` for this signature with its default policy and docsign's rules
+    (:mod:`docsign.verification.diff_rules`).
 
     With ``narrow``, the signed revision is a :class:`SignedRevision`, and when every later revision
     only adds objects the signed revision never mentions and rewrites at most the catalog (its form
@@ -192,7 +187,7 @@ def review(emb: EmbeddedPdfSignature, data: bytes, *, signed_end: int, narrow: b
     reader = emb.reader
     base = SignedRevision(reader, emb.signed_revision, data, signed_end, narrow=narrow, gap=_hex_gap(emb, data))
     later = range(emb.signed_revision + 1, reader.xrefs.total_revisions)
-    policy = WITHOUT_FORM_RULE if all(base.form_untouched(r) for r in later) else DEFAULT_DIFF_POLICY
+    policy = DOCSIGN_POLICY_WITHOUT_FORM_RULE if all(base.form_untouched(r) for r in later) else DOCSIGN_DIFF_POLICY
     level = ModificationLevel.NONE
     changed_fields: set[str] = set()
     for revision in later:  # as StandardDiffPolicy.review_file

@@ -83,8 +83,9 @@ SHA1_SUBFILTER = "/adbe.pkcs7.sha1"
 SHA1_CUTOFF = dt.datetime(2012, 8, 1, tzinfo=dt.UTC)
 """ETSI TS 119 312 (v1.5.1), as EU DSS's default policy applies it: SHA-1 signatures made (proven by a
 timestamp) before this date stay acceptable, later ones are CRYPTO_CONSTRAINTS_FAILURE_NO_POE."""
-CMS_ALGORITHMS = CMSAlgorithmUsagePolicy.lift_policy(DisallowWeakAlgorithmsPolicy(
-    weak_hash_algos=frozenset({"md2", "md5"})))
+WEAK_HASHES = frozenset({"md2", "md5"})
+"""Digests refused outright, in signatures and in certificates; SHA-1 is judged by date (:data:`SHA1_CUTOFF`)."""
+CMS_ALGORITHMS = CMSAlgorithmUsagePolicy.lift_policy(DisallowWeakAlgorithmsPolicy(weak_hash_algos=WEAK_HASHES))
 """pyHanko's algorithm policy without SHA-1: docsign judges SHA-1 by date (:data:`SHA1_CUTOFF`)."""
 LIBRARY_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "fontTools", "asyncio")
 
@@ -426,7 +427,7 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
     problem, note = await _past_validation(doc, emb, status, problem, timestamp_time)
     if note:
         warnings_.append(note)
-    crypto_problem = _crypto_problem(doc, emb, subfilter, timestamp_time)
+    crypto_problem = _crypto_problem(doc, emb, subfilter, timestamp_time, status)
     if crypto_problem is not None:
         errors.append(_PROBLEM_TEXT[crypto_problem.standard_name])
         if problem is AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE:
@@ -504,6 +505,7 @@ def _context(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment:
         ocsps=doc.dss_ocsps,
         crls=doc.dss_crls,
         use_cache=True,
+        weak_hash_algos=WEAK_HASHES,
     )
 
 
@@ -660,21 +662,28 @@ async def _past_validation(doc: _Document, emb: EmbeddedPdfSignature, status: Pd
     return past_problem, None
 
 
-def _uses_sha1(emb: EmbeddedPdfSignature, subfilter: str) -> bool:
-    """Does the signature rest on SHA-1 (its digest, its signature algorithm, or its SubFilter)?"""
+def _uses_sha1(emb: EmbeddedPdfSignature, subfilter: str, status: PdfSignatureStatus | None = None) -> bool:
+    """Does the signature rest on SHA-1: its digest, its signature algorithm, its SubFilter, or a certificate
+    signed with SHA-1 (the signer's, or one of the validation path below its trust anchor)?"""
     if subfilter == SHA1_SUBFILTER:
         return True
     info = emb.signer_info
     if _safe(lambda: info["digest_algorithm"]["algorithm"].native) == "sha1":
         return True
-    return _safe(lambda: info["signature_algorithm"].hash_algo) == "sha1"
+    if _safe(lambda: info["signature_algorithm"].hash_algo) == "sha1":
+        return True
+    path = status.validation_path if status is not None else None
+    certificates = [emb.signer_cert, *(_safe(lambda: list(path.iter_certs(include_root=False)), default=[])
+                                       if path is not None else [])]
+    return any(_safe(lambda c=cert: c["signature_algorithm"].hash_algo) == "sha1" for cert in certificates)
 
 
 def _crypto_problem(doc: _Document, emb: EmbeddedPdfSignature, subfilter: str,
-                    timestamp_time: dt.datetime | None) -> AdESSubIndic | None:
+                    timestamp_time: dt.datetime | None, status: PdfSignatureStatus | None = None
+                    ) -> AdESSubIndic | None:
     """EN 319 102-1 cryptographic constraints, for SHA-1: acceptable only with proof (a trusted
     timestamp) that the signature existed before :data:`SHA1_CUTOFF`."""
-    if doc.moment < SHA1_CUTOFF or not _uses_sha1(emb, subfilter):
+    if doc.moment < SHA1_CUTOFF or not _uses_sha1(emb, subfilter, status):
         return None
     if timestamp_time is not None and timestamp_time < SHA1_CUTOFF:
         return None

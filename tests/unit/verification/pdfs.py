@@ -158,9 +158,9 @@ def trailer_size(data: bytes) -> int:
 
 
 def append_update(data: bytes, objects: dict[int, bytes], *, root: int | None = None, with_xref: bool = True,
-                  chained: bool = True) -> bytes:
-    """Append an incremental update that (re)defines ``objects``; ``with_xref=False`` appends the
-    objects alone (a viewer's repair finds them, a strict reader does not)."""
+                  chained: bool = True, freed: Sequence[int] = ()) -> bytes:
+    """Append an incremental update that (re)defines ``objects`` and marks ``freed`` free (generation 1);
+    ``with_xref=False`` appends the objects alone (a viewer's repair finds them, a strict reader does not)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     reader = PdfFileReader(io.BytesIO(data), strict=False)
@@ -173,10 +173,11 @@ def append_update(data: bytes, objects: dict[int, bytes], *, root: int | None = 
     if not with_xref:
         return bytes(out)
     xref_at = len(out)
-    size = max(trailer_size(data), max(objects) + 1)
+    size = max(trailer_size(data), max([*objects, *freed]) + 1)
     out += b"xref\n0 1\n0000000000 65535 f \n"
-    for number, offset in sorted(offsets.items()):
-        out += b"%d 1\n%010d 00000 n \n" % (number, offset)
+    entries = {**{n: b"%010d 00000 n " % o for n, o in offsets.items()}, **{n: b"0000000000 00001 f " for n in freed}}
+    for number, entry in sorted(entries.items()):
+        out += b"%d 1\n%s\n" % (number, entry)
     prev = b" /Prev %d" % last_startxref(data) if chained else b""
     out += b"trailer\n<< /Size %d /Root %d 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (size, root_ref, prev, xref_at)
     return bytes(out)
