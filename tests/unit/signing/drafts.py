@@ -31,6 +31,8 @@ class DraftSpec:
     number_line: bool = True
     date_line: bool = True
     place: str = "Hòa Bình"
+    year: str = ""
+    """The year as the draft prints it (blank by default)."""
     size: float = 13
     room: float = 72
     """Height of the room for the signature, in points."""
@@ -65,8 +67,8 @@ def make_draft(path: Path, spec: DraftSpec = DraftSpec()) -> Path:
             if spec.number_line:
                 centred(f"Số:          /{spec.notation}", left_col, y, "", size)
             if spec.date_line:
-                centred(f"{spec.place}, ngày      tháng      năm 2026" if spec.place else
-                        "ngày      tháng      năm 2026", right_col, y, "", size)
+                line = f"ngày      tháng      năm {spec.year or '          '}"
+                centred(f"{spec.place}, {line}" if spec.place else line.capitalize(), right_col, y, "", size)
             y += 50
             centred("QUYẾT ĐỊNH", (40, 555), y, "B", size + 1)
             centred("Về việc ban hành Quy chế công tác văn thư", (40, 555), y + 18, "B", size)
