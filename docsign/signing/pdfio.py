@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -12,12 +13,13 @@ from typing import IO
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.crypt import AuthStatus
-from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.misc import PdfError, PdfStrictReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from docsign.errors import NotFound
 from docsign.signing.errors import DamagedPdf, EncryptedPdf, NotAPdf, OutputNotWritable
 
+log = logging.getLogger(__name__)
 HEADER_WINDOW = 1024
 TAIL_WINDOW = 2048
 
@@ -36,6 +38,20 @@ def open_reader(path: Path, stream: IO[bytes], password: bytes | None = None) ->
     stream.seek(0)
     try:
         reader = PdfFileReader(stream, strict=True)
+        if reader.xrefs.hybrid_xrefs_present:
+            # a hybrid-reference file (classic table plus /XRefStm): strict reading ignores the objects only
+            # the xref stream lists, and pyHanko signs such files only when reading them in full
+            raise PdfStrictReadError("hybrid cross-reference sections")
+    except PdfStrictReadError as exc:
+        # legal-enough files real writers make that pyHanko's strict mode refuses: Pillow's 65536 in the first
+        # xref entry, objects with a generation number that no free entry announced, hybrid references
+        log.info("%s: reading leniently (%s)", name, _short(exc))
+        stream.seek(0)
+        try:
+            reader = PdfFileReader(stream, strict=False)
+        except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc2:
+            raise DamagedPdf(f"{name} is damaged ({_short(exc2)}): open and re-save it with a PDF tool, or "
+                             "export it again") from None
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise DamagedPdf(f"{name} is damaged ({_short(exc)}): open and re-save it with a PDF tool, or "
                          "export it again") from None

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from docsign.signing.cli import sign_command
 from docsign.signing.draft import read_draft
 from docsign.signing.errors import BadSignRequest
 from docsign.signing.pdfio import open_reader, page_geometry, page_refs
-from docsign.signing.cli import sign_command
 from docsign.signing.request import Level, Placement, Role, SignRequest
 from docsign.signing.roles import MM
 from docsign.signing.service import sign_pdf
@@ -140,7 +140,7 @@ def test_minutes_with_two_blocks_pick_the_signer(pki, tmp_path):  # type: ignore
     ambiguous = layout_of(draft)
     assert ambiguous.signer is None and "2 signer blocks" in ambiguous.problems[0]
     out = tmp_path / "out.pdf"
-    with pytest.raises(BadSignRequest, match="CHỦ TỌA.*THƯ KÝ|THƯ KÝ.*CHỦ TỌA"):
+    with pytest.raises(BadSignRequest, match=r"CHỦ TỌA.*THƯ KÝ|THƯ KÝ.*CHỦ TỌA"):
         sign_pdf(draft, out, load(pki.leader, pki), SignRequest(role=Role.APPROVE))
     assert not out.exists()
     result = sign_pdf(draft, out, load(pki.leader, pki), SignRequest(role=Role.APPROVE, signer_name="Trần Thị Bình"))
@@ -166,7 +166,7 @@ def test_no_signer_block_falls_back_to_the_whole_block(pki, tmp_path):  # type: 
 def test_prefix_without_name_is_ambiguous(pki, tmp_path):  # type: ignore[no-untyped-def]
     draft = make_draft(tmp_path / "noname.pdf", DraftSpec(name="   "))
     out = tmp_path / "out.pdf"
-    with pytest.raises(BadSignRequest, match="TM. ỦY BAN NHÂN DÂN.*--page and --rect"):
+    with pytest.raises(BadSignRequest, match=r"TM. ỦY BAN NHÂN DÂN.*--page and --rect"):
         sign_pdf(draft, out, load(pki.leader, pki), SignRequest(role=Role.APPROVE))
     assert leftovers(tmp_path) == ["noname.pdf"]
 
