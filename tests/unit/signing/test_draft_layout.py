@@ -210,3 +210,39 @@ def test_issue_straight_on_an_unsigned_draft_and_seal_size(pki, tmp_path):  # ty
     assert_interop(out, pki.root, 1)
     text = text_of(out)
     assert re.search(r"Số:\s+12\s?/UBND-VP", text) and re.search(r"ngày\s+03\s+tháng\s+11\s+năm\s+2026", text), text
+
+
+def test_seal_real_size_and_decree_date_format():  # type: ignore[no-untyped-def]
+    import io
+
+    from PIL import Image
+
+    from docsign.signing.images import seal_png
+    from docsign.signing.roles import date_parts, seal_side
+
+    scanned = io.BytesIO()
+    Image.open(io.BytesIO(seal_png("Sở Nội vụ"))).save(scanned, "PNG", dpi=(600, 600))  # 600 px at 600 dpi
+    assert seal_side(scanned.getvalue(), None) == pytest.approx(72, abs=0.01)  # one inch, as the scan says
+    assert seal_side(seal_png("Sở Nội vụ"), None) == pytest.approx(36 * MM)  # no resolution: 36 mm
+    assert seal_side(scanned.getvalue(), 40) == pytest.approx(40 * MM)  # --seal-size-mm wins
+    assert date_parts(dt.date(2026, 2, 5)) == ("05", "02", "2026")
+    assert date_parts(dt.date(2026, 1, 31)) == ("31", "01", "2026")
+    assert date_parts(dt.date(2026, 3, 9)) == ("09", "3", "2026")
+    assert date_parts(dt.date(2026, 12, 25)) == ("25", "12", "2026")
+
+
+def test_encrypted_and_broken_drafts_are_refused_with_nothing_written(pki, tmp_path):  # type: ignore[no-untyped-def]
+    from docsign.signing.errors import DamagedPdf, EncryptedPdf
+
+    draft = make_draft(tmp_path / "d.pdf")
+    locked = tmp_path / "locked.pdf"
+    subprocess.run([need_tool("qpdf"), "--encrypt", "u", "o", "256", "--", str(draft), str(locked)], check=True)
+    broken = tmp_path / "broken.pdf"
+    data = draft.read_bytes()
+    broken.write_bytes(data[: len(data) // 3] + b"\n%%EOF\n")
+    for source, error in ((locked, EncryptedPdf), (broken, DamagedPdf)):
+        for role in (Role.APPROVE, Role.ISSUE):
+            out = tmp_path / f"out-{role.value}.pdf"
+            with pytest.raises(error) as info:
+                sign_pdf(source, out, load(pki.seal, pki), SignRequest(role=role, number="1", notation="UBND-VP"))
+            assert "\n" not in info.value.message and not out.exists()
