@@ -32,12 +32,13 @@ log = logging.getLogger(__name__)
 PREFIXES = ("TM.", "KT.", "Q.", "TL.", "TUQ.")
 _PREFIX_RE = re.compile(r"^(TM|KT|Q|TL|TUQ)\s*\.", re.IGNORECASE)
 _FILLER = r"[._…\-–]*"
-_NUMBER_RE = re.compile(r"\bS[ốỐ]\s*:\s*(?P<fill>\d{1,11}|" + _FILLER + r")\s*/\s*(?P<notation>[^\s/,;]+)",
+_NUMBER_RE = re.compile(r"\bS[ốỐ]\s*:\s*(?P<fill>\d{1,11}|" + _FILLER + r")\s*/\s*(?P<notation>[^\s,;]+)",
                         re.IGNORECASE)
 _NUMBER_HEAD_RE = re.compile(r"(?:^|\s)S[ốỐ]\s*:", re.IGNORECASE)
 _DATE_RE = re.compile(r"ngày\s*(?P<day>\d{1,2}|" + _FILLER + r")\s*tháng\s*(?P<month>\d{1,2}|" + _FILLER
-                      + r")\s*năm\s*(?P<year>\d{4}|" + _FILLER + ")",
+                      + r")\s*năm\s*(?P<year>\d{4}|\d{2}(?!\d)|" + _FILLER + ")",
                       re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"^\(.*\)$")  # "(Đã ký)", "(Chữ ký, dấu)" in the room for the signature
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_]*$")
 MAX_PAGES_SCANNED = 200
 _pdfium_lock = threading.Lock()  # PDFium is not thread-safe
@@ -319,11 +320,14 @@ def _find_date(rows: Sequence[Row], page_ix: int, geometry: PageGeometry) -> tup
         month = None if printed[1] else _blank(page_ix, geometry, gaps["month"][0] - reach,
                                                gaps["month"][1] + reach, baseline, size, italic, "center")
         year = None
-        if not printed[2]:
-            after = [g for g in row.glyphs if g.x0 > nam[-1].x1 + 0.1 * size and not g.char.isspace()
+        if not printed[2] or len(printed[2]) == 2:  # "năm 20  ": the century is printed, the rest is blank
+            year_head = nam
+            if printed[2]:
+                year_head = row.span(match.start("year"), match.end("year"))
+            after = [g for g in row.glyphs if g.x0 > year_head[-1].x1 + 0.1 * size and not g.char.isspace()
                      and g.char not in "._…-–"]
             limit = min([g.x0 for g in after] + [geometry.visual_size[0]])
-            start = nam[-1].x1 + 0.25 * size
+            start = year_head[-1].x1 + (0.02 if printed[2] else 0.25) * size
             end = min(start + 2.6 * size, limit - 0.1 * size)
             if end - start < 2 * size:
                 return None, (f"there is no room for the year after 'năm' in {row.text.strip()[:60]!r}: leave "
@@ -355,7 +359,7 @@ def _signer_blocks(segments: Sequence[Segment], page_ix: int, names: Sequence[st
         if not (_looks_like_name(seg.text) or _fold(seg.text) in wanted):
             continue
         above = [s for s in segments if s.baseline > seg.baseline + 0.5 * seg.size
-                 and s.x0 - seg.size <= seg.centre <= s.x1 + seg.size]
+                 and s.x0 - seg.size <= seg.centre <= s.x1 + seg.size and not _PLACEHOLDER.match(s.text)]
         if not above:
             continue
         nearest = min(above, key=lambda s: s.baseline)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,7 +313,9 @@ def _prepare_role(writer: IncrementalPdfFileWriter, request: SignRequest, sig_fi
     date_refs = [forms.find_field(writer, f"{request.date_field}_{part}") for part in DATE_PARTS]
     whole_date_ref = forms.find_field(writer, request.date_field)
     number_line = draft.number if draft is not None else None
-    if number_line is not None and request.notation and number_line.notation.upper() != request.notation.upper():
+    printed_notation = re.sub(r"^\d{4}/", "", number_line.notation) if number_line is not None else ""
+    if number_line is not None and request.notation and printed_notation.upper() != request.notation.upper() \
+            and number_line.notation.upper() != request.notation.upper():
         raise BadSignRequest(f"the draft prints the notation /{number_line.notation}, not /{request.notation}: "
                              "issue it with the notation it carries, or correct the draft")
     if number_ref is None and not (number_line is not None and number_line.printed):
@@ -337,10 +340,17 @@ def _prepare_role(writer: IncrementalPdfFileWriter, request: SignRequest, sig_fi
         forms.fill_text_field(writer, whole_date_ref, roles.date_line(day, request.place), align="center", size=12)
     elif any(date_refs):
         date_line = draft.date if draft is not None else None
-        if date_line is not None and date_line.printed[2] and int(date_line.printed[2]) != day.year:
+        if date_line is not None and date_line.printed[2] and len(date_line.printed[2]) == 4 \
+                and int(date_line.printed[2]) != day.year:
             raise BadSignRequest(f"the draft prints the year {date_line.printed[2]} but the issue date is "
                                  f"{day:%d/%m/%Y}")
-        for ref, value in zip(date_refs, roles.date_parts(day), strict=True):
+        parts = list(roles.date_parts(day))
+        if date_line is not None and date_line.printed[2] and len(date_line.printed[2]) == 2:
+            if not parts[2].startswith(date_line.printed[2]):
+                raise BadSignRequest(f"the draft prints the year as {date_line.printed[2]}.. but the issue date is "
+                                     f"{day:%d/%m/%Y}")
+            parts[2] = parts[2][2:]  # "năm 20": the century is printed
+        for ref, value in zip(date_refs, parts, strict=True):
             if ref is not None:
                 forms.fill_text_field(writer, ref, value)
     else:

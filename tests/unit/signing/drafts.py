@@ -36,6 +36,12 @@ class DraftSpec:
     size: float = 13
     room: float = 72
     """Height of the room for the signature, in points."""
+    number_text: str | None = None
+    """The whole "Số:" line when not the usual one, e.g. "Số:        /2026/QĐ-UBND"."""
+    date_text: str | None = None
+    """The whole date line when not the usual one, e.g. "Hà Nội, ngày ..... tháng ..... năm 20....."."""
+    placeholder: str = ""
+    """Text in the room for the signature, e.g. "(Chữ ký, dấu)"."""
     second_block: tuple[tuple[str, ...], str] | None = None
     """Another signer block on the other side (minutes, joint documents)."""
 
@@ -65,10 +71,11 @@ def make_draft(path: Path, spec: DraftSpec = DraftSpec()) -> Path:
             centred("Độc lập - Tự do - Hạnh phúc", right_col, y + 16, "B", size)
             y += 50
             if spec.number_line:
-                centred(f"Số:          /{spec.notation}", left_col, y, "", size)
+                centred(spec.number_text or f"Số:          /{spec.notation}", left_col, y, "", size)
             if spec.date_line:
                 line = f"ngày      tháng      năm {spec.year or '          '}"
-                centred(f"{spec.place}, {line}" if spec.place else line.capitalize(), right_col, y, "", size)
+                line = f"{spec.place}, {line}" if spec.place else line.capitalize()
+                centred(spec.date_text or line, right_col, y, "", size)
             y += 50
             centred("QUYẾT ĐỊNH", (40, 555), y, "B", size + 1)
             centred("Về việc ban hành Quy chế công tác văn thư", (40, 555), y + 18, "B", size)
@@ -103,4 +110,6 @@ def _signer_block(pdf, spec: DraftSpec, y: float, centred, left_col, right_col) 
         for line in lines:
             centred(line, col, top, "B", size)
             top += size * 1.3
+        if spec.placeholder:
+            centred(spec.placeholder, col, top + spec.room / 2, "", size - 1)
         centred(name, col, top + spec.room, "B", size)

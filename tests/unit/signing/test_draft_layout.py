@@ -246,3 +246,28 @@ def test_encrypted_and_broken_drafts_are_refused_with_nothing_written(pki, tmp_p
             with pytest.raises(error) as info:
                 sign_pdf(source, out, load(pki.seal, pki), SignRequest(role=role, number="1", notation="UBND-VP"))
             assert "\n" not in info.value.message and not out.exists()
+
+
+def test_template_variants(pki, tmp_path):  # type: ignore[no-untyped-def]
+    """Number with the year in the notation, dotted blanks with the century printed, a placeholder in the room."""
+    draft = make_draft(tmp_path / "v.pdf", DraftSpec(
+        number_text="Số:        /2026/QĐ-UBND", date_text="Hà Nội, ngày ..... tháng ..... năm 20.....",
+        placeholder="(Chữ ký, dấu)", lines=("TUQ. BỘ TRƯỞNG", "VỤ TRƯỞNG VỤ PHÁP CHẾ")))
+    found = layout_of(draft)
+    assert found.number.notation == "2026/QĐ-UBND" and found.number.blank is not None
+    assert found.date.printed == (None, None, "20") and found.date.year is not None
+    assert found.signer.lines == ("TUQ. BỘ TRƯỞNG", "VỤ TRƯỞNG VỤ PHÁP CHẾ")
+    approved, issued = tmp_path / "a.pdf", tmp_path / "i.pdf"
+    sign_pdf(draft, approved, load(pki.leader, pki), SignRequest(role=Role.APPROVE))
+    sign_pdf(approved, issued, load(pki.seal, pki), SignRequest(role=Role.ISSUE, number="15", notation="QĐ-UBND",
+                                                                date=dt.date(2026, 3, 9)))
+    assert_interop(issued, pki.root, 2)
+    text = text_of(issued)
+    assert re.search(r"Số:\s+15\s?/2026/QĐ-UBND", text), text
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    with issued.open("rb") as fh:  # the dots of the blanks interleave with the digits in pdftotext's output
+        values = {f.get_object()["/T"]: f.get_object().get("/V") for f in PdfFileReader(fh).root["/AcroForm"]["/Fields"]
+                  if f.get_object().get("/FT") == "/Tx"}
+    assert values == {"so_ky_hieu": "15", "ngay_ban_hanh_ngay": "09", "ngay_ban_hanh_thang": "3",
+                      "ngay_ban_hanh_nam": "26"}
