@@ -40,7 +40,7 @@ _DATE_RE = re.compile(r"ngày\s*(?P<day>\d{1,2}|" + _FILLER + r")\s*tháng\s*(?P
                       re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"^\(.*\)$")  # "(Đã ký)", "(Chữ ký, dấu)" in the room for the signature
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_]*$")
-MAX_PAGES_SCANNED = 200
+MAX_PAGES_SCANNED = 30  # the signer block is on the last page, or before the appendices
 _pdfium_lock = threading.Lock()  # PDFium is not thread-safe
 
 
@@ -376,9 +376,6 @@ def _signer_blocks(segments: Sequence[Segment], page_ix: int, names: Sequence[st
             if not _uppercase(nxt.text) or len(lines) >= 4:
                 break
             lines.append(nxt)
-            if _PREFIX_RE.match(nxt.text) and not any(_PREFIX_RE.match(s.text) for s in higher if s is not nxt
-                                                      and s.baseline - nxt.baseline <= 2.2 * s.size):
-                break
         lines.reverse()
         width = max([s.x1 - s.x0 for s in lines] + [seg.x1 - seg.x0])
         space = (seg.centre - width / 2, seg.top + 0.15 * seg.size, seg.centre + width / 2,

@@ -68,7 +68,7 @@ def widget(path: Path, field: str) -> tuple[int, tuple[float, float, float, floa
 DRAFTS = {
     "fpdf2-one-page": lambda d: make_draft(d / "one.pdf"),
     "fpdf2-three-pages-left": lambda d: make_draft(d / "three.pdf", DraftSpec(pages=3, side="left")),
-    "fpdf2-kt-prefix": lambda d: make_draft(d / "kt.pdf", DraftSpec(lines=("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"),
+    "fpdf2-kt-prefix": lambda d: make_draft(d / "kt.pdf", DraftSpec(lines=("TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"),
                                                                     notation="SNV-VP", place="Lạc Sơn")),
     "libreoffice-quyet-dinh": lambda d: FIXTURES / "quyet-dinh-lo.pdf",
     "libreoffice-cong-van-2p": lambda d: FIXTURES / "cong-van-lo.pdf",
@@ -84,6 +84,8 @@ def test_read_blanks(which, tmp_path):  # type: ignore[no-untyped-def]
     assert found.date is not None and found.date.day and found.date.month, found
     assert found.signer is not None, found
     assert found.signer.name == "Nguyễn Văn An"
+    assert found.signer.prefix is not None and found.signer.prefix.split(".")[0] in {"TM", "KT", "TL"}
+    assert found.signer.lines[-1] in {"CHỦ TỊCH", "PHÓ CHỦ TỊCH", "PHÓ GIÁM ĐỐC", "CHÁNH VĂN PHÒNG"}
     assert found.signer.page_ix == len(geometries(path)) - 1
     assert found.signer.space[3] - found.signer.space[1] > 30  # the room for the signature
     # the number blank ends right before the slash of "/NOTATION"
