@@ -68,8 +68,8 @@ def widget(path: Path, field: str) -> tuple[int, tuple[float, float, float, floa
 DRAFTS = {
     "fpdf2-one-page": lambda d: make_draft(d / "one.pdf"),
     "fpdf2-three-pages-left": lambda d: make_draft(d / "three.pdf", DraftSpec(pages=3, side="left")),
-    "fpdf2-kt-prefix": lambda d: make_draft(d / "kt.pdf", DraftSpec(lines=("TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"),
-                                                                    notation="SNV-VP", place="Lạc Sơn")),
+    "fpdf2-kt-prefix": lambda d: make_draft(d / "kt.pdf", DraftSpec(
+        lines=("TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"), notation="SNV-VP", place="Lạc Sơn")),
     "libreoffice-quyet-dinh": lambda d: FIXTURES / "quyet-dinh-lo.pdf",
     "libreoffice-cong-van-2p": lambda d: FIXTURES / "cong-van-lo.pdf",
     "word-docx-via-libreoffice": lambda d: FIXTURES / "to-trinh-docx.pdf",
