@@ -447,7 +447,9 @@ def _sign(session: Session, settings: Settings, actor: Actor, document: Document
         raise Conflict("someone else signed this document at the same moment; look at it again") from None
     audit.record(session, actor.audit_name, f"document.{action}", agency_id=actor.agency_id, object_type="document",
                  object_id=document.id, details={"revision": revision.number, "sha256": blob.key, "key": keyref,
-                                                 "level": result.level.value, "field": result.field_name})
+                                                 "level": result.level.value, "field": result.field_name,
+                                                 "warnings": list(result.warnings)})
+    signature.warnings = result.warnings  # not stored: shown to the signer once (the draft names someone else)
     return signature
 
 

@@ -23,6 +23,7 @@ from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
 from docsign.signing.errors import BadSignRequest
 from docsign.signing.fonts import font_path
+from docsign.signing.pdfio import appearance_matrix
 
 BLACK = (0.0, 0.0, 0.0)
 RED = (0.85, 0.1, 0.1)
@@ -59,16 +60,21 @@ Item = Text | Picture
 Layout = Callable[[float, float], Sequence[Item]]
 
 
-def measure(text: str, size: float, bold: bool = False) -> float:
+def _variant(bold: bool, italic: bool) -> str:
+    """The font instance: bold, italic (a true italic for regular text) or regular."""
+    return "bold" if bold else "italic" if italic else "regular"
+
+
+def measure(text: str, size: float, bold: bool = False, italic: bool = False) -> float:
     """Width of ``text`` in points (for layouts that need it before drawing)."""
-    return _metrics(bold).width(text) * size
+    return _metrics(_variant(bold, italic)).width(text) * size
 
 
 class _Metrics:
-    def __init__(self, bold: bool) -> None:
+    def __init__(self, variant: str) -> None:
         from fontTools.ttLib import TTFont
 
-        font = TTFont(str(font_path("bold" if bold else "regular")))
+        font = TTFont(str(font_path(variant)))
         self.cmap = font.getBestCmap()
         self.advance = font["hmtx"].metrics
         self.upem = font["head"].unitsPerEm
@@ -81,13 +87,13 @@ class _Metrics:
         return total / self.upem
 
 
-_metrics_cache: dict[bool, _Metrics] = {}
+_metrics_cache: dict[str, _Metrics] = {}
 
 
-def _metrics(bold: bool) -> _Metrics:
-    if bold not in _metrics_cache:
-        _metrics_cache[bold] = _Metrics(bold)
-    return _metrics_cache[bold]
+def _metrics(variant: str) -> _Metrics:
+    if variant not in _metrics_cache:
+        _metrics_cache[variant] = _Metrics(variant)
+    return _metrics_cache[variant]
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,8 @@ class BlockStyle(BaseStampStyle):
 
     layout_fn: Layout | None = None
     border_width: int = 0
+    rotate: int = 0
+    """The page's /Rotate: the layout is drawn turned back by it, so it reads upright on screen."""
 
     def create_stamp(self, writer: BasePdfFileWriter, box: layout.BoxConstraints, text_params: dict) -> BlockStamp:
         return BlockStamp(writer, self, box)
@@ -104,41 +112,49 @@ class BlockStyle(BaseStampStyle):
 class BlockStamp(BaseStamp):
     def __init__(self, writer: BasePdfFileWriter, style: BlockStyle, box: layout.BoxConstraints) -> None:
         super().__init__(writer, style, box)
-        self._fonts: dict[bool, tuple[str, GlyphAccumulator]] = {}
+        self._fonts: dict[str, tuple[str, GlyphAccumulator]] = {}
 
-    def _font(self, bold: bool) -> tuple[str, GlyphAccumulator]:
-        if bold not in self._fonts:
-            name = "FB" if bold else "FR"
-            factory = GlyphAccumulatorFactory(str(font_path("bold" if bold else "regular")),
-                                              create_objstream_if_needed=False)
+    def _font(self, variant: str) -> tuple[str, GlyphAccumulator]:
+        if variant not in self._fonts:
+            name = {"bold": "FB", "italic": "FI"}.get(variant, "FR")
+            factory = GlyphAccumulatorFactory(str(font_path(variant)), create_objstream_if_needed=False)
             engine = factory.create_font_engine(self.writer)
-            self._fonts[bold] = (name, engine)
-        return self._fonts[bold]
+            self._fonts[variant] = (name, engine)
+        return self._fonts[variant]
 
     def _render_inner_content(self) -> list[bytes]:
         style = self.style
         assert isinstance(style, BlockStyle) and style.layout_fn is not None
         ops: list[bytes] = []
-        for item in style.layout_fn(self.box.width, self.box.height):
+        width, height = self.box.width, self.box.height
+        if style.rotate:
+            ops.append(b"q %g %g %g %g %.2f %.2f cm" % appearance_matrix(style.rotate, width, height))
+            if style.rotate in (90, 270):
+                width, height = height, width
+        for item in style.layout_fn(width, height):
             if isinstance(item, Picture):
                 ops.append(self._picture(item))
             elif item.text:
                 ops.append(self._text(item))
+        if style.rotate:
+            ops.append(b"Q")
         for name, engine in self._fonts.values():
             self.set_resource(ResourceType.FONT, pdf_name("/" + name), engine.as_resource())
         return ops
 
     def _text(self, item: Text) -> bytes:
-        name, engine = self._font(item.bold)
+        variant = _variant(item.bold, item.italic)
+        name, engine = self._font(variant)
         size = item.size
-        width = measure(item.text, size, item.bold)
+        width = measure(item.text, size, item.bold, item.italic)
         if item.max_width and width > item.max_width:
             size = size * item.max_width / width
             width = item.max_width
         engine.font_size = size
         shaped = engine.shape(item.text)
         x = item.x - (width / 2 if item.align == "center" else width if item.align == "right" else 0)
-        skew = b" 1 0 0.2 1 %.2f %.2f Tm" % (x, item.y) if item.italic else b" 1 0 0 1 %.2f %.2f Tm" % (x, item.y)
+        slant = item.italic and variant != "italic"  # bold italic: the bold font slanted
+        skew = b" 1 0 0.2 1 %.2f %.2f Tm" % (x, item.y) if slant else b" 1 0 0 1 %.2f %.2f Tm" % (x, item.y)
         return b"q %.3f %.3f %.3f rg BT /%s %.2f Tf%s %s ET Q" % (
             *item.color, name.encode(), size, skew, shaped.graphics_ops)
 

@@ -64,7 +64,8 @@ def _registered_key(keyref: str, passphrase_env: str | None, module: str | None)
 @click.option("--level", type=click.Choice([lv.value for lv in Level]), default=Level.B_B.value, show_default=True)
 @click.option("--tsa-url", metavar="URL", help="RFC 3161 timestamp authority (default DOCSIGN_TSA_URL).")
 @click.option("--role", type=click.Choice([r.value for r in Role]), help="Decree 30 signing role.")
-@click.option("--field", "field_name", metavar="NAME", help="Sign this existing empty signature field.")
+@click.option("--field", "field_name", metavar="NAME",
+              help="Sign this empty signature field, or create a field of that name.")
 @click.option("--page", type=int, help="Page for the visible block (1 is the first, -1 the last).")
 @click.option("--rect", metavar="x1,y1,x2,y2", help="Visible block rectangle in points.")
 @click.option("--reason")
@@ -81,6 +82,8 @@ def _registered_key(keyref: str, passphrase_env: str | None, module: str | None)
 @click.option("--notation", help="Notation, e.g. UBND-VP.")
 @click.option("--date", "date_", type=click.DateTime(["%Y-%m-%d"]), help="Issue or arrival date (YYYY-MM-DD).")
 @click.option("--place", help="Place before the date line, e.g. 'Hòa Bình'.")
+@click.option("--seal-size-mm", type=click.FloatRange(5, 100), help="The seal's real size (issue); default: "
+              "from the PNG's resolution, else 36 mm.")
 @click.option("--copy-form", default="SAO Y", show_default=True, help="SAO Y, SAO LỤC or TRÍCH SAO.")
 @click.option("--pdf-password-env", metavar="VAR", help="Environment variable holding the PDF's password.")
 def sign_command(input_pdf: Path, output_pdf: Path, keyref: str, passphrase_env: str | None, module: str | None,
@@ -88,7 +91,8 @@ def sign_command(input_pdf: Path, output_pdf: Path, keyref: str, passphrase_env:
                  rect: str | None, reason: str | None, location: str | None, certify: bool, docmdp: int,
                  signer_name: str | None, position: str | None, signing_prefix: str | None, image: str | None,
                  agency_name: str | None, number: str | None, notation: str | None, date_: dt.datetime | None,
-                 place: str | None, copy_form: str, pdf_password_env: str | None) -> None:
+                 place: str | None, seal_size_mm: float | None, copy_form: str,
+                 pdf_password_env: str | None) -> None:
     """Sign IN.pdf into OUT.pdf (PAdES). OUT is written completely or not at all."""
     if (page is None) != (rect is None):
         raise BadSignRequest("--page and --rect go together")
@@ -110,11 +114,13 @@ def sign_command(input_pdf: Path, output_pdf: Path, keyref: str, passphrase_env:
         reason=reason, location=location, certify=certify, docmdp=docmdp, tsa_url=tsa,
         signer_name=signer_name, position=position, signing_prefix=signing_prefix, image=_read_image(image),
         agency_name=agency_name, number=number, notation=notation, date=date_.date() if date_ else None,
-        place=place, copy_form=copy_form,
+        place=place, copy_form=copy_form, seal_size_mm=seal_size_mm,
     )
     if keyref.startswith(("agency:", "user:")):
         spec = _registered_key(keyref, passphrase_env, module)
     else:
         spec = parse_keyref(keyref, passphrase_env=passphrase_env, module=module)
     result = sign_pdf(input_pdf, output_pdf, load_key(spec), request, pdf_password=pdf_password)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"signed {result.output} ({result.level.value}, field {result.field_name}, {result.size} bytes)")

@@ -33,11 +33,6 @@ class EncryptedPdf(InvalidInput):
     title = "The PDF is password-protected"
 
 
-class FieldNotFound(InvalidInput):
-    code = "field_not_found"
-    title = "Signature field not found"
-
-
 class SignatureNotAllowed(InvalidInput):
     """The document's certification (DocMDP) or an earlier signature forbids another signature."""
 

@@ -3,7 +3,8 @@
 Decree 30 asks for Times New Roman, which cannot be redistributed; Noto Serif is a Times-like serif
 with every Vietnamese glyph. The package ships a variable font; PDF viewers draw only a variable
 font's default outlines, so docsign makes static Regular and Bold instances once, cut down to the
-Latin and Vietnamese ranges (small subsets embed faster), and caches them on disk.
+Latin and Vietnamese ranges (small subsets embed faster), and caches them on disk. The italic
+instance is for values written into an italic line of the draft (the date line).
 """
 
 from __future__ import annotations
@@ -17,19 +18,20 @@ from pathlib import Path
 from docsign.signing.errors import SigningFailed
 
 FAMILY = "Noto Serif"
-WEIGHTS = {"regular": 400, "bold": 700}
+WEIGHTS = {"regular": 400, "bold": 700, "italic": 400}
 # Basic Latin, Latin-1, Latin Extended-A/B, combining marks, Latin Extended Additional (Vietnamese),
 # general punctuation, currency, letterlike symbols
 UNICODE_RANGES = [(0x20, 0x7E), (0xA0, 0x24F), (0x300, 0x36F), (0x1E00, 0x1EFF), (0x2000, 0x206F),
                   (0x20A0, 0x20CF), (0x2100, 0x214F)]
 
 
-def _variable_font() -> Path:
+def _variable_font(italic: bool = False) -> Path:
     try:
         import fontpkg_noto_serif
     except ImportError:
         raise SigningFailed("the font package fontpkg-noto-serif is missing (reinstall docsign)") from None
-    matches = sorted((Path(fontpkg_noto_serif.ROOT) / "files").glob("NotoSerif[[]*.ttf"))
+    pattern = "NotoSerif-Italic[[]*.ttf" if italic else "NotoSerif[[]*.ttf"
+    matches = sorted((Path(fontpkg_noto_serif.ROOT) / "files").glob(pattern))
     if not matches:
         raise SigningFailed("fontpkg-noto-serif ships no NotoSerif variable font")
     return matches[0]
@@ -50,7 +52,7 @@ def _cache_dir() -> Path:
 @functools.cache
 def font_path(weight: str = "regular") -> Path:
     """A static TrueType instance of Noto Serif at ``weight``, made once and cached on disk."""
-    source = _variable_font()
+    source = _variable_font(italic=weight == "italic")
     stamp = hashlib.sha256(f"{source}:{source.stat().st_size}:{weight}:{UNICODE_RANGES}".encode()).hexdigest()[:16]
     target = _cache_dir() / f"NotoSerif-{weight}-{stamp}.ttf"
     if target.exists():

@@ -94,9 +94,12 @@ class SignRequest:
     date_field: str = "ngay_ban_hanh"
     """Text field that receives the date line (issue)."""
     number_rect: tuple[float, float, float, float] | None = None
-    """Where the approve role puts the empty number field on page 1 (default: under the agency name)."""
+    """Where the approve role puts the empty number field on page 1 when the draft has no "Số:" blank
+    (default: the draft's own blank; none when the draft has no "Số:" line)."""
     date_rect: tuple[float, float, float, float] | None = None
-    """Where the approve role puts the empty date field on page 1 (default: top right)."""
+    """Where the approve role puts the empty date field on page 1 when the draft has no date line."""
+    seal_size_mm: float | None = None
+    """The seal's real size (issue); default: from the PNG's resolution, else 36 mm."""
     trust_roots: tuple[asn1_x509.Certificate, ...] = ()
     """Extra trust anchors for B-LT revocation collection (the key's own root is always used)."""
     signing_time: dt.datetime | None = None

@@ -7,10 +7,12 @@ clerk can override with ``--page``/``--rect`` or by naming an existing empty fie
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from asn1crypto import x509 as asn1_x509
+from PIL import Image
 
 from docsign.signing.appearance import BLACK, RED, Item, Layout, Picture, Text
 from docsign.signing.errors import BadSignRequest
@@ -35,10 +37,16 @@ def vn_time(moment: dt.datetime) -> str:
     return moment.astimezone(VN_TZ).replace(microsecond=0).isoformat()
 
 
+def date_parts(day: dt.date) -> tuple[str, str, str]:
+    """Day, month and year as Decree 30 writes them: a leading zero for days below 10 and for months 1
+    and 2 ("ngày 05 tháng 02 năm 2026", "ngày 15 tháng 3 năm 2026")."""
+    return f"{day.day:02d}", f"{day.month:02d}" if day.month < 3 else str(day.month), str(day.year)
+
+
 def date_line(day: dt.date, place: str | None) -> str:
-    """ "Hòa Bình, ngày 05 tháng 03 năm 2020": days below 10 and months 1 and 2 get a leading zero."""
-    month = f"{day.month:02d}" if day.month < 3 else str(day.month)
-    text = f"ngày {day.day:02d} tháng {month} năm {day.year}"
+    """ "Hòa Bình, ngày 05 tháng 3 năm 2020"."""
+    dd, mm, yyyy = date_parts(day)
+    text = f"ngày {dd} tháng {mm} năm {yyyy}"
     return f"{place}, {text}" if place else text.capitalize()
 
 
@@ -55,22 +63,65 @@ def default_rect(role: Role, page_w: float, page_h: float) -> Rect:
     return (page_w - 225.0, page_h - 66.0, page_w - 14.0, page_h - 12.0)  # page 1, top right
 
 
-def number_field_rect(page_w: float, page_h: float) -> Rect:
-    return (40.0, page_h - 150.0, page_w * 0.42, page_h - 130.0)
+SEAL_DEFAULT_MM = 36.0  # the usual diameter of an agency's round seal
+MM = 72 / 25.4
+SIGNATURE_MAX_HEIGHT = 72.0  # a handwritten signature is at most about 25 mm tall
 
 
-def date_field_rect(page_w: float, page_h: float) -> Rect:
-    return (page_w * 0.45, page_h - 150.0, page_w - 40.0, page_h - 130.0)
+def seal_side(image: bytes | None, size_mm: float | None) -> float:
+    """The seal's real size in points: the size asked for, else the size the PNG says it has (its pHYs
+    resolution, as a scanner writes it), else 36 mm."""
+    if size_mm:
+        return size_mm * MM
+    if image:
+        try:
+            with Image.open(io.BytesIO(image)) as picture:
+                dpi = picture.info.get("dpi")
+                if dpi and 50 <= float(dpi[0]) <= 2400:
+                    return max(picture.width, picture.height) / float(dpi[0]) * 72
+        except Exception:  # Pillow raises many types for a bad file; the layout reports it when drawing
+            return SEAL_DEFAULT_MM * MM
+    return SEAL_DEFAULT_MM * MM
 
 
-def seal_rect(leader: Rect) -> Rect:
-    """The seal over the left third of the leader's block, at most real size (about 36 mm)."""
+def seal_rect(leader: Rect, side: float = SEAL_DEFAULT_MM * MM) -> Rect:
+    """The seal at real size over the left third of the leader's signature (Decree 30 box 8): its right
+    edge one third into the signature, its centre on the signature's middle."""
     x1, y1, x2, y2 = leader
-    side = min(y2 - y1, 102.0)
-    right = x1 + (x2 - x1) / 3 + side / 3
+    right = x1 + (x2 - x1) / 3
     middle = (y1 + y2) / 2
     left = max(right - side, 0.0)
     return (left, middle - side / 2, left + side, middle + side / 2)
+
+
+def image_aspect(image: bytes) -> float:
+    try:
+        with Image.open(io.BytesIO(image)) as picture:
+            return picture.width / max(picture.height, 1)
+    except Exception:  # drawn later, where a bad image gets its clear message
+        return 2.5
+
+
+def signature_rect(space: Rect, centre: float, aspect: float) -> Rect:
+    """The signature image in the draft's room between position and name, centred on the name."""
+    x1, y1, x2, y2 = space
+    height = min(y2 - y1, (x2 - x1) / aspect, SIGNATURE_MAX_HEIGHT)
+    width = height * aspect
+    middle = (y1 + y2) / 2
+    return (centre - width / 2, middle - height / 2, centre + width / 2, middle + height / 2)
+
+
+def signature_image(request: SignRequest, cert: asn1_x509.Certificate) -> bytes:
+    return request.image or signature_png(request.signer_name or subject_field(cert, "common_name") or "")
+
+
+def picture_layout(image: bytes) -> Layout:
+    """Only the image: the draft already prints the position and the name."""
+
+    def build(w: float, h: float) -> Sequence[Item]:
+        return [Picture(image, 0, 0, w, h)]
+
+    return build
 
 
 def approve_layout(request: SignRequest, cert: asn1_x509.Certificate, moment: dt.datetime) -> Layout:
@@ -98,12 +149,7 @@ def approve_layout(request: SignRequest, cert: asn1_x509.Certificate, moment: dt
 
 def seal_layout(request: SignRequest, cert: asn1_x509.Certificate) -> Layout:
     agency = request.agency_name or subject_field(cert, "organization_name") or subject_field(cert, "common_name")
-    image = request.image or seal_png(agency or "")
-
-    def build(w: float, h: float) -> Sequence[Item]:
-        return [Picture(image, 0, 0, w, h)]
-
-    return build
+    return picture_layout(request.image or seal_png(agency or ""))
 
 
 def text_block(lines: Sequence[tuple[str, bool]], color: tuple[float, float, float] = BLACK) -> Layout:

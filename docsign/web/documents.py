@@ -176,13 +176,15 @@ def _refused(action: str, document_id: int, exc: DocsignError) -> Response:
 def approve(document_id: int) -> Response:
     session = db()
     try:
-        document_service.approve_document(
+        signature = document_service.approve_document(
             session, settings(), actor(), document_id, level=request.form.get("level", DEFAULT_LEVEL),
             signing_prefix=request.form.get("signing_prefix"), expected_revision=_revision_field())
     except (SigningRefused, Conflict, InvalidInput) as exc:
         return _refused("approve", document_id, exc)
     session.commit()
     flash(t("Đã ký duyệt. Văn thư có thể phát hành văn bản.", "Approved. The clerk can now issue the document."), "ok")
+    for warning in getattr(signature, "warnings", ()):
+        flash(t("Lưu ý", "Note") + f": {warning}", "error")
     return redirect(url_for("documents.show", document_id=document_id), 303)
 
 

@@ -22,7 +22,8 @@ def sealed_pdf(settings: Settings, agency_code: str, directory: Path, *, number:
     """A PDF sealed by ``agency_code``'s registered seal key (after its leader's approval unless seal_only);
     ``image_bytes`` adds a raw image that big (a scan)."""
     directory.mkdir(parents=True, exist_ok=True)
-    draft = make_pdf(directory / f"draft-{agency_code}-{number}.pdf", pages, image_bytes=image_bytes)
+    draft = make_pdf(directory / f"draft-{agency_code}-{number}.pdf", pages, image_bytes=image_bytes,
+                     notation=notation)
     issued = directory / f"issued-{agency_code}-{number}.pdf"
     seal = load_registered_key(settings, f"agency:{agency_code}")
     if seal_only:

@@ -119,7 +119,6 @@ CASES = [
     ("no_key_usage", {"key": "no_ku"}, sign_errors.CertificateNotUsable),
     ("tsa_down", {"tsa": "dead"}, sign_errors.TimestampUnavailable),
     ("tsa_garbage", {"tsa": "garbage"}, sign_errors.TimestampUnavailable),
-    ("field_missing", {"field": "NoSuchField"}, sign_errors.FieldNotFound),
     ("bad_rect", {"rect": "1,2,3"}, sign_errors.BadSignRequest),
     ("missing_input", {"input": "nope.pdf"}, "NotFound"),
 ]

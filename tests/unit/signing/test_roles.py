@@ -4,17 +4,26 @@ really drawn (pdftoppm) with Vietnamese text (pdftotext), and every earlier sign
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 
 import pytest
 from PIL import Image
 
-from docsign.signing.errors import BadSignRequest, FieldNotFound
+from docsign.signing.errors import BadSignRequest
 from docsign.signing.images import seal_png, signature_png
 from docsign.signing.request import Level, Placement, Role, SignRequest
 from docsign.signing.roles import date_line, seal_rect
 from docsign.signing.service import sign_pdf
-from tests.unit.signing.helpers import assert_interop, load, need_tool
+from tests.unit.signing.drafts import DraftSpec, make_draft
+from tests.unit.signing.helpers import (
+    assert_interop,
+    assert_pyhanko_ok,
+    assert_qpdf_ok,
+    load,
+    need_tool,
+    pdfsig_signatures,
+)
 
 DPI = 72  # one pixel per point: PDF coordinates map straight onto the image
 
@@ -44,10 +53,13 @@ def ink(image, rect, page_height=842):  # type: ignore[no-untyped-def]
     return len(dark) / max(len(pixels), 1), len(reds), len(blues)
 
 
-def test_outgoing_flow_approve_then_issue(pki, pdfs, work):  # type: ignore[no-untyped-def]
+def test_outgoing_flow_approve_then_issue(pki, work):  # type: ignore[no-untyped-def]
+    """A draft without a signer block: approve draws the whole block (position, signature, name, time) at
+    the default place; issue fills the draft's number and date blanks and puts the seal on the block."""
     leader, seal = load(pki.leader, pki), load(pki.seal, pki)
     approved, issued = work / "approved.pdf", work / "issued.pdf"
-    sign_pdf(pdfs.three, approved, leader, SignRequest(
+    draft = make_draft(work / "draft.pdf", DraftSpec(pages=3, lines=()))
+    sign_pdf(draft, approved, leader, SignRequest(
         role=Role.APPROVE, position="Chủ tịch", signing_prefix="TM. Ủy ban nhân dân", level=Level.B_T,
         tsa_url=pki.tsa_url))
     assert_interop(approved, pki.root, 1)
@@ -67,8 +79,8 @@ def test_outgoing_flow_approve_then_issue(pki, pdfs, work):  # type: ignore[no-u
     right_part = (block[0] + 2 * (block[2] - block[0]) / 3 + 20, block[1] + 30, block[2], block[3] - 30)
     assert ink(after, right_part)[1] < 20
     text = text_of(issued)
-    assert "Số: 05/UBND-VP" in text
-    assert "Hòa Bình, ngày 05 tháng 3 năm 2020" in text
+    assert re.search(r"Số:\s+05\s?/UBND-VP", text), text
+    assert re.search(r"Hòa Bình, ngày\s+05\s+tháng\s+3\s+năm\s+2020", text), text
     assert "CHỦ TỊCH" in text and "Nguyễn Văn An" in text
     assert "+07:00" in text
 
@@ -101,11 +113,29 @@ def test_fill_existing_field_by_name(pki, pdfs, work):  # type: ignore[no-untype
     sign_pdf(first, second, load(pki.seal, pki), SignRequest(field_name="Seal", role=Role.COPY))
     statuses = assert_interop(second, pki.root, 2)
     assert [s.field_name for s in statuses] if hasattr(statuses[0], "field_name") else True
-    with pytest.raises(FieldNotFound, match="Seal"):
-        sign_pdf(pdfs.fields, work / "x.pdf", load(pki.seal, pki), SignRequest(field_name="Nope"))
     with pytest.raises(BadSignRequest, match="already signed"):
         sign_pdf(second, work / "y.pdf", load(pki.seal, pki), SignRequest(field_name="Seal"))
-    assert not (work / "x.pdf").exists() and not (work / "y.pdf").exists()
+    assert not (work / "y.pdf").exists()
+
+
+@pytest.mark.parametrize("placement", [None, Placement(1, (100, 100, 300, 160))])
+def test_field_that_does_not_exist_is_created(pki, pdfs, work, placement):  # type: ignore[no-untyped-def]
+    """As pyHanko's own --field: a new field of that name, invisible unless placed."""
+    out = work / "new.pdf"
+    result = sign_pdf(pdfs.fields, out, load(pki.seal, pki), SignRequest(field_name="Nope", placement=placement))
+    assert result.field_name == "Nope"
+    assert_qpdf_ok(out)
+    assert_pyhanko_ok(out, pki.root, 1)
+    signed = [sig for sig in pdfsig_signatures(out) if sig["field"] == "Nope"]  # the empty fields are listed too
+    assert len(signed) == 1 and signed[0]["valid"] and signed[0]["total"]
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    with out.open("rb") as fh:
+        fields = {name: ref.get_object() for name, _, ref in enumerate_sig_fields(PdfFileReader(fh))}
+    assert set(fields) == {"Leader", "Seal", "Nope"}
+    rect = [float(v) for v in (fields["Nope"].get("/Rect") or fields["Nope"]["/Kids"][0].get_object()["/Rect"])]
+    assert (rect == [100, 100, 300, 160]) == (placement is not None)
 
 
 def test_explicit_placement(pki, pdfs, work):  # type: ignore[no-untyped-def]
@@ -127,7 +157,7 @@ def test_issue_needs_leader_and_number(pki, pdfs, work):  # type: ignore[no-unty
         sign_pdf(pdfs.one, work / "b.pdf", seal, SignRequest(role=Role.ISSUE, number="1", notation="X"))
     plain = work / "plain.pdf"
     sign_pdf(pdfs.one, plain, load(pki.leader, pki), SignRequest())
-    with pytest.raises(BadSignRequest, match="fields"):
+    with pytest.raises(BadSignRequest, match="without a field for the number"):
         sign_pdf(plain, work / "c.pdf", seal, SignRequest(role=Role.ISSUE, number="1", placement=Placement(
             1, (10, 10, 100, 100))))
     assert sorted(p.name for p in work.iterdir()) == ["plain.pdf"]
@@ -138,7 +168,7 @@ def test_layout_helpers():  # type: ignore[no-untyped-def]
     assert date_line(dt.date(2021, 1, 15), None) == "Ngày 15 tháng 01 năm 2021"
     assert SignRequest(number="5", notation="BNV-VP").number_text() == "Số: 05/BNV-VP"
     x1, _, x2, _ = seal_rect((300, 100, 540, 240))
-    assert x1 < 300 + 80 < x2  # covers the left third boundary
+    assert x2 == 300 + 80 and x2 - x1 == pytest.approx(36 * 72 / 25.4)  # real size, its right edge a third in
     for png in (signature_png("Nguyễn Văn An"), seal_png("Sở Thông tin và Truyền thông")):
         image = Image.open(__import__("io").BytesIO(png))
         assert image.mode == "RGBA" and image.getpixel((0, 0))[3] == 0  # transparent background
