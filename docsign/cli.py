@@ -59,6 +59,11 @@ def init(demo: bool) -> None:
     migrations.upgrade(s.database_url)
     after = migrations.current_revision(s.database_url)
     click.echo(f"database: {'already at' if before == after else 'migrated to'} revision {after}")
+    from docsign.audit import adopt_existing
+
+    with session_scope(s.database_url) as session:
+        if adopted := adopt_existing(session, s):
+            click.echo(f"audit log: anchored the {adopted} chains recorded before this version")
     if not demo:
         return
     from docsign.demo import DEMO_PASSWORD, seed_demo
@@ -437,14 +442,28 @@ def audit() -> None:
 
 @audit.command("verify")
 def audit_verify() -> None:
+    """Check every chain's hashes, MACs and length against the head files and timestamped checkpoints."""
     from docsign.audit import verify_chain
 
     with db_session() as session:
-        result = verify_chain(session)
+        result = verify_chain(session, settings())
     if not result.intact:
-        click.echo(f"audit chain BROKEN at event {result.first_broken_id} ({result.events} events read)", err=True)
+        where = f"at event {result.first_broken_id}" if result.first_broken_id else "in its anchors"
+        click.echo(f"audit log BROKEN {where}: {result.reason} ({result.events} events read)", err=True)
         sys.exit(1)
-    click.echo(f"audit chain intact: {result.events} events")
+    note = f", {result.not_yet_anchored} not yet anchored (a crash between commit and anchoring)" \
+        if result.not_yet_anchored else ""
+    click.echo(f"audit chain intact: {result.events} events, {result.checkpoints} timestamped checkpoints{note}")
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Have the TSA timestamp the heads of every chain now (the relay does it on a schedule)."""
+    from docsign.audit import checkpoint
+
+    s = settings()
+    prepare_data_dir(s)
+    click.echo(f"checkpoint {checkpoint(s)}")
 
 
 def _attach_domain_commands() -> None:

@@ -19,6 +19,7 @@ ENV_PREFIX = "DOCSIGN_"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 BROKER_SCHEMES = {"sqla+sqlite", "redis", "rediss", "amqp", "amqps", "pyamqp"}
 KEYSTORE_PASSPHRASE_FILE = "keystore.passphrase"  # noqa: S105 - a file name
+AUDIT_KEY_FILE = "audit_key"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class Settings:
     verify_rate: tuple[int, int] | None = (600, 60)
     """Public verification requests allowed per client IP: (requests, per seconds), None for no limit
     (DOCSIGN_VERIFY_RATE, e.g. "60/minute", "5/second", "off")."""
+    audit_key_override: str | None = None
+    """DOCSIGN_AUDIT_KEY when set; otherwise a key generated once into the data dir (never in the database)."""
+    audit_checkpoint_seconds: int = 3600
+    """How often the relay has the audit chains' heads timestamped by the TSA (DOCSIGN_AUDIT_CHECKPOINT)."""
 
     @property
     def embedded_database(self) -> bool:
@@ -76,6 +81,13 @@ class Settings:
         return read_or_create_secret(self.data_dir / SECRET_KEY_FILE)
 
     @property
+    def audit_key(self) -> str:
+        """The HMAC key of the audit log, kept outside the database it authenticates."""
+        if self.audit_key_override:
+            return self.audit_key_override
+        return read_or_create_secret(self.data_dir / AUDIT_KEY_FILE)
+
+    @property
     def keystore_passphrase(self) -> bytes:
         """Passphrase that encrypts the private keys docsign generates (demo PKI) at rest."""
         return read_or_create_secret(self.data_dir / KEYSTORE_PASSPHRASE_FILE).encode()
@@ -102,6 +114,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     redeliver_after = _int_setting(get, "REDELIVER_AFTER", 120, 5, 86400, "a whole number of seconds")
     delivery_attempts = _int_setting(get, "DELIVERY_ATTEMPTS", 8, 1, 100, "a whole number")
     verify_rate = _rate_setting(get, "VERIFY_RATE", "600/minute")
+    audit_checkpoint = _int_setting(get, "AUDIT_CHECKPOINT", 3600, 10, 7 * 86400, "a whole number of seconds")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -114,6 +127,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         delivery_attempts=delivery_attempts,
         secret_key_override=get("SECRET_KEY"),
         verify_rate=verify_rate,
+        audit_key_override=get("AUDIT_KEY"),
+        audit_checkpoint_seconds=audit_checkpoint,
     )
 
 
@@ -181,6 +196,10 @@ def prepare_data_dir(settings: Settings) -> None:
         raise StorageError(f"the data directory {settings.data_dir} is not writable ({exc.strerror})") from None
     settings.secret_key  # noqa: B018 - generated once, now, while the directory is known writable
     settings.keystore_passphrase  # noqa: B018
+    settings.audit_key  # noqa: B018
+    from docsign import audit  # here, not at the top: the audit log needs the models, settings do not
+
+    audit.bind(settings)
 
 
 def read_or_create_secret(path: Path) -> str:

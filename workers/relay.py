@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from celery import Celery
 
+from docsign import audit, metrics
 from docsign.config import Settings
 from docsign.db import session_scope
 from docsign.exchange import service as exchange_service
@@ -65,12 +66,32 @@ def sweep_once(settings: Settings, app: Celery | None = None) -> tuple[int, int,
     return requeued, dead, statuses
 
 
+CHECKPOINT_RETRY_SECONDS = 60
+
+
+def checkpoint_if_due(settings: Settings) -> bool:
+    """Have the audit chains' heads timestamped when the last checkpoint is older than the setting; a TSA
+    that is down is logged and counted, and tried again a minute later (never skipped in silence)."""
+    if not audit.checkpoint_due(settings, settings.audit_checkpoint_seconds):
+        return False
+    try:
+        path = audit.checkpoint(settings)
+    except Exception:
+        metrics.AUDIT_CHECKPOINTS.labels("failed").inc()
+        log.exception("audit checkpoint failed; trying again in %d s", CHECKPOINT_RETRY_SECONDS)
+        return False
+    metrics.AUDIT_CHECKPOINTS.labels("ok").inc()
+    log.info("audit checkpoint %s", path.name)
+    return True
+
+
 def run_forever(settings: Settings, app: Celery, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     sweep_every = max(1.0, settings.redeliver_after_seconds / 4)
     next_sweep = 0.0
+    next_checkpoint = 0.0
     log.info("outbox relay started")
     while not stop.is_set():
         try:
@@ -82,6 +103,9 @@ def run_forever(settings: Settings, app: Celery, stop: threading.Event | None = 
                     log.warning("re-published %d stale deliveries and %d status packets, dead-lettered %d",
                                 requeued, statuses, dead)
                 next_sweep = now + sweep_every
+            if now >= next_checkpoint:
+                next_checkpoint = now + CHECKPOINT_RETRY_SECONDS
+                checkpoint_if_due(settings)
         except Exception:  # a database or broker outage must not kill the relay: log and try again
             log.exception("outbox relay pass failed; retrying")
             published = 0
