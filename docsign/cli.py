@@ -155,6 +155,9 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
                             "-n", node, "--without-gossip", "--without-mingle"])
 
 
+STOP_SECONDS = 9
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -187,17 +190,23 @@ def run(host: str, port: int) -> None:
         time.sleep(0.2)
     for proc in children.values():
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for proc in children.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGTERM)  # again, when the signal went to the whole group: harmless
+    # Within docker's and systemd's 10 s before their SIGKILL; a child still there is killed, and named.
+    stop_began = time.monotonic()
+    deadline = stop_began + STOP_SECONDS
+    took: dict[str, float] = {}
+    while len(took) < len(children) and time.monotonic() < deadline:
+        took.update({name: time.monotonic() - stop_began for name, proc in children.items()
+                     if name not in took and proc.poll() is not None})
+        time.sleep(0.05)
+    for name, proc in children.items():
+        if proc.poll() is None:
+            click.echo(f"the {name} process did not stop within {STOP_SECONDS} s: killed", err=True)
             proc.kill()
             proc.wait()
     if failed is not None and not stopping:
         raise ServiceUnavailable(f"the {failed} process stopped unexpectedly (exit {children[failed].returncode})")
-    click.echo("docsign stopped")
+    click.echo("docsign stopped (" + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in took.items()) + ")")
 
 
 @cli.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 from celery import Celery
@@ -53,6 +54,16 @@ def _fresh_database_connections(**_: Any) -> None:
     """A forked pool process must not share the parent's pooled database connections (two processes
     talking over one socket corrupt each other's sessions): drop them without closing the parent's."""
     get_engine(celery_app.conf.docsign_settings.database_url).dispose(close=False)
+
+
+@worker_process_init.connect
+def _leave_sigterm_to_the_main_process(**_: Any) -> None:
+    """A SIGTERM to the whole process group (systemd, ``kill -- -PGID``) also reaches the pool processes;
+    dying of it mid-task left the main process waiting on lost workers in warm shutdown for more than
+    20 s. The main process owns the shutdown: it closes the pool, each pool process finishes its task and
+    exits, and the kernel kills them if the main process dies (Celery sets PDEATHSIG). Celery already
+    ignores SIGINT here for the same reason, which is why Ctrl-C stopped at once."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 celery_app = create_celery(load_settings())
