@@ -122,6 +122,7 @@ def web(host: str, port: int, web_workers: int) -> None:
 
     s = settings()
     prepare_data_dir(s)
+    _observability(s, "web")
     require_initialised(s)
     check_broker(s.broker_url)
     serve(s, host, port, web_workers)
@@ -141,6 +142,7 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
         raise click.UsageError("give either --agency CODE or --all, not both")
     s = settings()
     prepare_data_dir(s)
+    _observability(s, "worker")
     require_initialised(s)
     check_broker(s.broker_url)
     with session_scope(s.database_url) as session:
@@ -158,6 +160,32 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
 STOP_SECONDS = 9
 
 
+def _observability(s: Settings, process: str) -> None:
+    """JSON logs, and metrics counted where /metrics adds up every process's (set before prometheus-client
+    is imported: it picks its storage at import)."""
+    from docsign import logs
+
+    logs.configure(process)
+    _metrics_dir(s)
+
+
+def _metrics_dir(s: Settings, *, fresh: bool = False) -> None:
+    """Count metrics into ``<data dir>/metrics`` (this process and its children); ``fresh`` empties it
+    first, which only the process that starts all the others (``docsign run``) may do."""
+    import shutil
+
+    directory = s.data_dir / "metrics"
+    if fresh and directory.is_dir():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    if "prometheus_client" in sys.modules:
+        import logging
+
+        logging.getLogger(__name__).warning("metrics: prometheus-client was imported before its directory was "
+                                            "set; this process's own metrics will not reach /metrics")
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -169,6 +197,7 @@ def run(host: str, port: int) -> None:
     prepare_data_dir(s)
     require_initialised(s)
     check_broker(s.broker_url)
+    _metrics_dir(s, fresh=True)  # before the children start: they inherit the variable
     python = sys.executable
     children = {
         "worker": subprocess.Popen([python, "-m", "docsign", "worker", "--all", "--concurrency", "2"]),
@@ -212,15 +241,13 @@ def run(host: str, port: int) -> None:
 @cli.command()
 def relay() -> None:
     """Publish the outbox to the broker and re-publish lost deliveries (run one per deployment, or more)."""
-    import logging
-
+    s = settings()
+    prepare_data_dir(s)
+    _observability(s, "relay")
     from docsign.health import check_broker
     from workers.app import celery_app
     from workers.relay import run_forever
 
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/relay] %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    s = settings()
     require_initialised(s)
     check_broker(s.broker_url)
     run_forever(s, celery_app)

@@ -6,8 +6,9 @@ import signal
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun, worker_process_init
 
+from docsign import logs
 from docsign.config import Settings, load_settings
 from docsign.db import get_engine
 
@@ -64,6 +65,32 @@ def _leave_sigterm_to_the_main_process(**_: Any) -> None:
     exits, and the kernel kills them if the main process dies (Celery sets PDEATHSIG). Celery already
     ignores SIGINT here for the same reason, which is why Ctrl-C stopped at once."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@setup_logging.connect
+def _json_logs(**_: Any) -> None:
+    logs.configure("worker")
+
+
+@before_task_publish.connect
+def _carry_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """A task sent while handling a request (or a task) carries its request id, unless it has one."""
+    request_id = logs.current_request_id()
+    if headers is not None and request_id and not headers.get(logs.TASK_HEADER):
+        headers[logs.TASK_HEADER] = request_id
+
+
+@task_prerun.connect
+def _adopt_request_id(task: Any = None, **_: Any) -> None:
+    request_id = getattr(task.request, logs.TASK_HEADER, None) if task is not None else None
+    task.request.docsign_request_id_token = logs.set_request_id(request_id or logs.new_request_id())
+
+
+@task_postrun.connect
+def _drop_request_id(task: Any = None, **_: Any) -> None:
+    token = getattr(task.request, "docsign_request_id_token", None) if task is not None else None
+    if token is not None:
+        logs.reset_request_id(token)
 
 
 celery_app = create_celery(load_settings())

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from celery import Celery
 
-from docsign import audit, metrics
+from docsign import audit, logs, metrics
 from docsign.config import Settings
 from docsign.db import session_scope
 from docsign.exchange import service as exchange_service
@@ -21,9 +21,11 @@ log = logging.getLogger("docsign.relay")
 POLL_SECONDS = 0.2
 
 
-def publisher(app: Celery, producer: object | None = None) -> Callable[[str, str, dict[str, object]], None]:
-    def publish(task_name: str, queue: str, payload: dict[str, object]) -> None:
-        app.send_task(task_name, kwargs=payload, queue=queue, retry=False, producer=producer)
+def publisher(app: Celery, producer: object | None = None
+              ) -> Callable[[str, str, dict[str, object], str | None], None]:
+    def publish(task_name: str, queue: str, payload: dict[str, object], request_id: str | None = None) -> None:
+        headers = {logs.TASK_HEADER: request_id} if request_id else None
+        app.send_task(task_name, kwargs=payload, queue=queue, retry=False, producer=producer, headers=headers)
 
     return publish
 

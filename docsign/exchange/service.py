@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from docsign import audit
+from docsign import audit, logs
 from docsign.config import Settings
 from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, PermissionDenied
 from docsign.exchange import edxml
@@ -247,7 +247,9 @@ def _max_packet_bytes(settings: Settings) -> int:
 
 
 def _enqueue(session: Session, task: str, agency_code: str, **payload: object) -> None:
-    session.add(OutboxMessage(task_name=task, queue=agency_queue(agency_code), payload=dict(payload)))
+    request_id = logs.current_request_id()  # the relay sends it on as a message header
+    session.add(OutboxMessage(task_name=task, queue=agency_queue(agency_code),
+                              payload={**payload, **({REQUEST_ID_KEY: request_id} if request_id else {})}))
 
 
 # -- checking what arrives ----------------------------------------------------------------------
@@ -553,7 +555,11 @@ BATCHES = {DELIVER_TASK: ("delivery_id", "delivery_ids", 10), STATUS_TASK: ("sta
 queue travel together. At most 10 deliveries a message keeps one message's work around a second."""
 
 
-def publish_outbox(session: Session, publish: Callable[[str, str, dict[str, object]], None], limit: int = 500) -> int:
+REQUEST_ID_KEY = "_request_id"
+
+
+def publish_outbox(session: Session, publish: Callable[[str, str, dict[str, object], str | None], None],
+                   limit: int = 500) -> int:
     """Publish unpublished outbox rows; stops at the first broker error (the rest wait).
 
     Under load, rows come in bursts: those for the same task and agency queue go out as one message
@@ -578,9 +584,11 @@ def publish_outbox(session: Session, publish: Callable[[str, str, dict[str, obje
             row_key, message_key, _ = BATCHES[first.task_name]
             payload: dict[str, object] = {message_key: [int(r.payload[row_key]) for r in batch]}
         else:
-            payload = dict(first.payload)
+            payload = {k: v for k, v in first.payload.items() if k != REQUEST_ID_KEY}
+        request_ids = ",".join(dict.fromkeys(str(r.payload[REQUEST_ID_KEY]) for r in batch
+                                             if r.payload.get(REQUEST_ID_KEY)))
         try:
-            publish(first.task_name, first.queue, payload)
+            publish(first.task_name, first.queue, payload, request_ids or None)
         except Exception as exc:  # the broker's own error types vary by transport
             for row in batch:
                 row.attempts += 1

@@ -35,7 +35,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import InsufficientRevinfoError, NotYetValidError
 
-from docsign import aio
+from docsign import aio, metrics
 from docsign.pki.trust import build_validation_context, remember_fetched
 from docsign.verification import parsed, speedups, structure
 from docsign.verification.errors import (
@@ -148,6 +148,7 @@ class Evidence:
 Verified = tuple[SignatureReport, Evidence | None]
 
 
+@metrics.VERIFY_SECONDS.time()
 def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, offline: bool = False,
                at: dt.datetime | None = None, etsi_report: bool = False) -> VerificationReport:
     """Verify every signature in ``data``; raise only when the input is not a readable PDF.

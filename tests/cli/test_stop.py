@@ -5,6 +5,7 @@ Celery pool processes too and the worker sat in warm shutdown until `run` killed
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,6 +46,14 @@ def test_run_stops_within_ten_seconds_on_sigterm(settings_env, tmp_path, target)
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_until_ready(proc, log_path, port)
+        # Several web processes count into one /metrics (prometheus-client's multiprocess mode).
+        for _ in range(4):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5).read()
+        scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        served = re.search(r'docsign_http_request_seconds_count\{endpoint="ui.login",method="GET",status="200"\} '
+                           r'(\d+)', scraped)
+        assert served and int(served.group(1)) >= 5, scraped
+        assert 'docsign_deliveries{state="queued"} 0.0' in scraped
         started = time.monotonic()
         if target == "group":
             os.killpg(proc.pid, signal.SIGTERM)
