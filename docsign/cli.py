@@ -134,15 +134,15 @@ def web(host: str, port: int, web_workers: int) -> None:
 @click.option("--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
 def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
     """Run a Celery worker."""
-    from docsign.exchange.directory import get_agency, list_agencies
-    from docsign.health import check_broker
-    from workers.app import DEFAULT_QUEUE, agency_queue, celery_app
-
     if agency_code and all_queues:
         raise click.UsageError("give either --agency CODE or --all, not both")
     s = settings()
     prepare_data_dir(s)
     _observability(s, "worker")
+    from docsign.exchange.directory import get_agency, list_agencies
+    from docsign.health import check_broker
+    from workers.app import DEFAULT_QUEUE, agency_queue, celery_app
+
     require_initialised(s)
     check_broker(s.broker_url)
     with session_scope(s.database_url) as session:
@@ -209,6 +209,10 @@ def run(host: str, port: int) -> None:
 
     def _stop(_signum: int, _frame: object) -> None:
         nonlocal stopping
+        if not stopping:
+            for proc in children.values():  # at once: every second counts towards docker's 10
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
         stopping = True
 
     signal.signal(signal.SIGINT, _stop)
@@ -217,9 +221,10 @@ def run(host: str, port: int) -> None:
     while not stopping and failed is None:
         failed = next((name for name, proc in children.items() if proc.poll() is not None), None)
         time.sleep(0.2)
-    for proc in children.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # again, when the signal went to the whole group: harmless
+    if not stopping:  # a child stopped by itself: stop the others
+        for proc in children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
     # Within docker's and systemd's 10 s before their SIGKILL; a child still there is killed, and named.
     stop_began = time.monotonic()
     deadline = stop_began + STOP_SECONDS

@@ -2,22 +2,19 @@
 
 Several processes (gunicorn's workers, Celery's pool, the relay) count into one place through
 prometheus-client's multiprocess mode: ``docsign run``, ``docsign web`` and ``docsign worker`` set
-``PROMETHEUS_MULTIPROC_DIR`` to ``<data dir>/metrics`` (docsign.cli) before anything imports
-prometheus-client, and
-/metrics adds the processes' files up. What the database knows (deliveries by state, what waits for each
+``PROMETHEUS_MULTIPROC_DIR`` to ``<data dir>/metrics`` (docsign.cli) before the first metric is made,
+and /metrics adds the processes' files up. What the database knows (deliveries by state, what waits for each
 agency, dead letters) is read from it at scrape time, so every process reports the same numbers.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -26,18 +23,51 @@ from docsign.models import Agency, Delivery, Exchange
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-REQUEST_SECONDS = Histogram("docsign_http_request_seconds", "Time to answer an HTTP request.",
-                            ["method", "endpoint", "status"], buckets=LATENCY_BUCKETS)
-SIGN_SECONDS = Histogram("docsign_sign_seconds", "Time to sign a PDF (seal or personal signature).",
-                         buckets=LATENCY_BUCKETS)
-VERIFY_SECONDS = Histogram("docsign_verify_seconds", "Time to verify the signatures of a PDF.",
-                           buckets=LATENCY_BUCKETS)
-TASK_RETRIES = Counter("docsign_task_retries_total", "Celery task attempts put off for a retry.", ["task"])
-AUDIT_ANCHOR_FAILURES = Counter("docsign_audit_anchor_failures_total",
-                                "Committed audit events whose head could not be written to the head file.")
-AUDIT_CHECKPOINTS = Counter("docsign_audit_checkpoints_total", "Timestamped audit checkpoints, by outcome.",
-                            ["outcome"])
+
+@functools.cache
+def _metrics() -> dict[str, Any]:
+    """The metrics, made on first use, not at import: prometheus-client chooses between one process's
+    memory and the multiprocess directory when it is imported, and the commands that run for long
+    (docsign.cli) set the directory only once they know the data dir, after importing the domain code."""
+    from prometheus_client import Counter, Histogram
+
+    return {
+        "REQUEST_SECONDS": Histogram("docsign_http_request_seconds", "Time to answer an HTTP request.",
+                                     ["method", "endpoint", "status"], buckets=LATENCY_BUCKETS),
+        "SIGN_SECONDS": Histogram("docsign_sign_seconds", "Time to sign a PDF (seal or personal signature).",
+                                  buckets=LATENCY_BUCKETS),
+        "VERIFY_SECONDS": Histogram("docsign_verify_seconds", "Time to verify the signatures of a PDF.",
+                                    buckets=LATENCY_BUCKETS),
+        "TASK_RETRIES": Counter("docsign_task_retries_total", "Celery task attempts put off for a retry.", ["task"]),
+        "AUDIT_ANCHOR_FAILURES": Counter("docsign_audit_anchor_failures_total",
+                                         "Committed audit events whose head could not be written to the head file."),
+        "AUDIT_CHECKPOINTS": Counter("docsign_audit_checkpoints_total", "Timestamped audit checkpoints, by outcome.",
+                                     ["outcome"]),
+    }
+
+
+def __getattr__(name: str) -> Any:  # metrics.SIGN_SECONDS and the others, made on first use
+    try:
+        return _metrics()[name]
+    except KeyError:
+        raise AttributeError(name) from None
+
+
+def timed(metric: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Decorate a function to observe its duration in the histogram named ``metric`` (made on first call)."""
+
+    def decorate(function: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(function)
+        def timed_call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with _metrics()[metric].time():
+                return function(*args, **kwargs)
+
+        return timed_call
+
+    return decorate
 
 
 # -- what the database knows ---------------------------------------------------------------------------
@@ -80,13 +110,15 @@ def dead_letters(session: Session, agency_id: int | None = None, limit: int = 20
     return list(session.scalars(query))
 
 
-class ExchangeCollector(Collector):
+class ExchangeCollector:
     """Deliveries by state, queue depth and dead letters per agency, read from the database per scrape."""
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
         from docsign.db import session_scope
 
         with session_scope(self.database_url) as session:
@@ -109,6 +141,11 @@ class ExchangeCollector(Collector):
 
 def render(database_url: str) -> bytes:
     """The text exposition of every process's metrics (or this process's alone) plus the database's."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+    from prometheus_client.registry import REGISTRY
+
+    _metrics()  # listed even before their first observation
     if os.environ.get(MULTIPROC_ENV):
         processes = CollectorRegistry()
         MultiProcessCollector(processes)

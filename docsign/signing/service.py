@@ -75,7 +75,7 @@ class SignResult:
     size: int
 
 
-@metrics.SIGN_SECONDS.time()
+@metrics.timed("SIGN_SECONDS")
 def sign_pdf(input_path: Path | str, output_path: Path | str, key: KeyHandle, request: SignRequest,
              *, pdf_password: bytes | None = None) -> SignResult:
     """Sign ``input_path`` into ``output_path`` (which may be the same file)."""

@@ -148,7 +148,7 @@ class Evidence:
 Verified = tuple[SignatureReport, Evidence | None]
 
 
-@metrics.VERIFY_SECONDS.time()
+@metrics.timed("VERIFY_SECONDS")
 def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, offline: bool = False,
                at: dt.datetime | None = None, etsi_report: bool = False) -> VerificationReport:
     """Verify every signature in ``data``; raise only when the input is not a readable PDF.
