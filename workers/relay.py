@@ -15,6 +15,7 @@ from celery import Celery
 from docsign import audit, logs, metrics
 from docsign.config import Settings
 from docsign.db import session_scope
+from docsign.errors import DocsignError
 from docsign.exchange import service as exchange_service
 
 log = logging.getLogger("docsign.relay")
@@ -78,6 +79,10 @@ def checkpoint_if_due(settings: Settings) -> bool:
         return False
     try:
         path = audit.checkpoint(settings)
+    except DocsignError as exc:
+        metrics.AUDIT_CHECKPOINTS.labels("failed").inc()
+        log.warning("audit checkpoint failed, trying again in %d s: %s", CHECKPOINT_RETRY_SECONDS, exc.message)
+        return False
     except Exception:
         metrics.AUDIT_CHECKPOINTS.labels("failed").inc()
         log.exception("audit checkpoint failed; trying again in %d s", CHECKPOINT_RETRY_SECONDS)

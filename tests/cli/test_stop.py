@@ -42,7 +42,8 @@ def test_run_stops_within_ten_seconds_on_sigterm(settings_env, tmp_path, target)
     port = free_port()
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "docsign", "run", "--port", str(port)], env=settings_env,
+        env = {**settings_env, "DOCSIGN_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        proc = subprocess.Popen([sys.executable, "-m", "docsign", "run", "--port", str(port)], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_until_ready(proc, log_path, port)
