@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -125,7 +125,7 @@ def web(host: str, port: int, web_workers: int) -> None:
     _observability(s, "web")
     require_initialised(s)
     check_broker(s.broker_url)
-    serve(s, host, port, web_workers)
+    _exit_when_stopped(lambda: serve(s, host, port, web_workers))
 
 
 @cli.command()
@@ -153,8 +153,9 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
     # A node name of its own, so several workers can run on one machine (RabbitMQ refuses a second
     # consumer of the same node's remote-control queue).
     node = f"docsign-{agency_code or 'all'}-{os.getpid()}@%h"
-    celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues),
-                            "-n", node, "--without-gossip", "--without-mingle"])
+    _exit_when_stopped(lambda: celery_app.worker_main([
+        "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues), "-n", node,
+        "--without-gossip", "--without-mingle"]))
 
 
 STOP_SECONDS = 9
@@ -167,6 +168,18 @@ def _observability(s: Settings, process: str) -> None:
 
     logs.configure(process)
     _metrics_dir(s)
+
+
+def _exit_when_stopped(serve_until_stopped: Callable[[], object]) -> None:
+    """Run a long-lived command; once it has stopped cleanly, end the process at once (logs.exit_at_once)."""
+    from docsign import logs
+
+    try:
+        serve_until_stopped()
+    except SystemExit as stopped:
+        if stopped.code not in (None, 0):
+            raise
+    logs.exit_at_once(0)
 
 
 def _metrics_dir(s: Settings, *, fresh: bool = False) -> None:
@@ -241,6 +254,9 @@ def run(host: str, port: int) -> None:
     if failed is not None and not stopping:
         raise ServiceUnavailable(f"the {failed} process stopped unexpectedly (exit {children[failed].returncode})")
     click.echo("docsign stopped (" + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in took.items()) + ")")
+    from docsign import logs
+
+    logs.exit_at_once(0)
 
 
 @cli.command()
@@ -255,7 +271,7 @@ def relay() -> None:
 
     require_initialised(s)
     check_broker(s.broker_url)
-    run_forever(s, celery_app)
+    _exit_when_stopped(lambda: run_forever(s, celery_app))
 
 
 # -- exchange ------------------------------------------------------------------------------------

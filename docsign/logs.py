@@ -7,11 +7,14 @@ again for the task, so one grep finds a document's whole path.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
 import re
+import sys
 import uuid
+from typing import NoReturn
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -42,6 +45,17 @@ class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get()
         return True
+
+
+def exit_at_once(code: int) -> NoReturn:
+    """End a process that has stopped cleanly (its work committed, its messages acknowledged) without
+    the interpreter's teardown: tearing down the modules of a process with the app loaded costs about
+    2 s of CPU, and on a busy machine the processes of ``docsign run`` spent most of docker's 10 s on it."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken stream: nothing left to save
+            stream.flush()
+    os._exit(code)
 
 
 def configure(process: str) -> None:
