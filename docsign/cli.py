@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,6 +59,11 @@ def init(demo: bool) -> None:
     migrations.upgrade(s.database_url)
     after = migrations.current_revision(s.database_url)
     click.echo(f"database: {'already at' if before == after else 'migrated to'} revision {after}")
+    from docsign.audit import adopt_existing
+
+    with session_scope(s.database_url) as session:
+        if adopted := adopt_existing(session, s):
+            click.echo(f"audit log: anchored the {adopted} chains recorded before this version")
     if not demo:
         return
     from docsign.demo import DEMO_PASSWORD, seed_demo
@@ -117,9 +122,10 @@ def web(host: str, port: int, web_workers: int) -> None:
 
     s = settings()
     prepare_data_dir(s)
+    _observability(s, "web")
     require_initialised(s)
     check_broker(s.broker_url)
-    serve(s, host, port, web_workers)
+    _exit_when_stopped(lambda: serve(s, host, port, web_workers))
 
 
 @cli.command()
@@ -128,15 +134,16 @@ def web(host: str, port: int, web_workers: int) -> None:
 @click.option("--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
 def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
     """Run a Celery worker."""
+    if agency_code and all_queues:
+        raise click.UsageError("give either --agency CODE or --all, not both")
+    s = settings()
+    prepare_data_dir(s)
+    _observability(s, "worker")
     from docsign.exchange.directory import get_agency, list_agencies
     from docsign.health import check_broker
     from docsign.verification import speedups
     from workers.app import DEFAULT_QUEUE, agency_queue, celery_app
 
-    if agency_code and all_queues:
-        raise click.UsageError("give either --agency CODE or --all, not both")
-    s = settings()
-    prepare_data_dir(s)
     require_initialised(s)
     check_broker(s.broker_url)
     speedups.log_startup_check()
@@ -148,8 +155,50 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
     # A node name of its own, so several workers can run on one machine (RabbitMQ refuses a second
     # consumer of the same node's remote-control queue).
     node = f"docsign-{agency_code or 'all'}-{os.getpid()}@%h"
-    celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues),
-                            "-n", node, "--without-gossip", "--without-mingle"])
+    _exit_when_stopped(lambda: celery_app.worker_main([
+        "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues), "-n", node,
+        "--without-gossip", "--without-mingle"]))
+
+
+STOP_SECONDS = 9
+
+
+def _observability(s: Settings, process: str) -> None:
+    """JSON logs, and metrics counted where /metrics adds up every process's (set before prometheus-client
+    is imported: it picks its storage at import)."""
+    from docsign import logs
+
+    logs.configure(process)
+    _metrics_dir(s)
+
+
+def _exit_when_stopped(serve_until_stopped: Callable[[], object]) -> None:
+    """Run a long-lived command; once it has stopped cleanly, end the process at once (logs.exit_at_once)."""
+    from docsign import logs
+
+    try:
+        serve_until_stopped()
+    except SystemExit as stopped:
+        if stopped.code not in (None, 0):
+            raise
+    logs.exit_at_once(0)
+
+
+def _metrics_dir(s: Settings, *, fresh: bool = False) -> None:
+    """Count metrics into ``<data dir>/metrics`` (this process and its children); ``fresh`` empties it
+    first, which only the process that starts all the others (``docsign run``) may do."""
+    import shutil
+
+    directory = s.data_dir / "metrics"
+    if fresh and directory.is_dir():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    if "prometheus_client" in sys.modules:
+        import logging
+
+        logging.getLogger(__name__).warning("metrics: prometheus-client was imported before its directory was "
+                                            "set; this process's own metrics will not reach /metrics")
 
 
 @cli.command()
@@ -163,6 +212,7 @@ def run(host: str, port: int) -> None:
     prepare_data_dir(s)
     require_initialised(s)
     check_broker(s.broker_url)
+    _metrics_dir(s, fresh=True)  # before the children start: they inherit the variable
     python = sys.executable
     children = {
         "worker": subprocess.Popen([python, "-m", "docsign", "worker", "--all", "--concurrency", "2"]),
@@ -174,6 +224,10 @@ def run(host: str, port: int) -> None:
 
     def _stop(_signum: int, _frame: object) -> None:
         nonlocal stopping
+        if not stopping:
+            for proc in children.values():  # at once: every second counts towards docker's 10
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
         stopping = True
 
     signal.signal(signal.SIGINT, _stop)
@@ -182,36 +236,44 @@ def run(host: str, port: int) -> None:
     while not stopping and failed is None:
         failed = next((name for name, proc in children.items() if proc.poll() is not None), None)
         time.sleep(0.2)
-    for proc in children.values():
+    if not stopping:  # a child stopped by itself: stop the others
+        for proc in children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+    # Within docker's and systemd's 10 s before their SIGKILL; a child still there is killed, and named.
+    stop_began = time.monotonic()
+    deadline = stop_began + STOP_SECONDS
+    took: dict[str, float] = {}
+    while len(took) < len(children) and time.monotonic() < deadline:
+        took.update({name: time.monotonic() - stop_began for name, proc in children.items()
+                     if name not in took and proc.poll() is not None})
+        time.sleep(0.05)
+    for name, proc in children.items():
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for proc in children.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+            click.echo(f"the {name} process did not stop within {STOP_SECONDS} s: killed", err=True)
             proc.kill()
             proc.wait()
     if failed is not None and not stopping:
         raise ServiceUnavailable(f"the {failed} process stopped unexpectedly (exit {children[failed].returncode})")
-    click.echo("docsign stopped")
+    click.echo("docsign stopped (" + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in took.items()) + ")")
+    from docsign import logs
+
+    logs.exit_at_once(0)
 
 
 @cli.command()
 def relay() -> None:
     """Publish the outbox to the broker and re-publish lost deliveries (run one per deployment, or more)."""
-    import logging
-
+    s = settings()
+    prepare_data_dir(s)
+    _observability(s, "relay")
     from docsign.health import check_broker
     from workers.app import celery_app
     from workers.relay import run_forever
 
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/relay] %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    s = settings()
     require_initialised(s)
     check_broker(s.broker_url)
-    run_forever(s, celery_app)
+    _exit_when_stopped(lambda: run_forever(s, celery_app))
 
 
 # -- exchange ------------------------------------------------------------------------------------
@@ -571,14 +633,28 @@ def audit() -> None:
 
 @audit.command("verify")
 def audit_verify() -> None:
+    """Check every chain's hashes, MACs and length against the head files and timestamped checkpoints."""
     from docsign.audit import verify_chain
 
     with db_session() as session:
-        result = verify_chain(session)
+        result = verify_chain(session, settings())
     if not result.intact:
-        click.echo(f"audit chain BROKEN at event {result.first_broken_id} ({result.events} events read)", err=True)
+        where = f"at event {result.first_broken_id}" if result.first_broken_id else "in its anchors"
+        click.echo(f"audit log BROKEN {where}: {result.reason} ({result.events} events read)", err=True)
         sys.exit(1)
-    click.echo(f"audit chain intact: {result.events} events")
+    note = f", {result.not_yet_anchored} not yet anchored (a crash between commit and anchoring)" \
+        if result.not_yet_anchored else ""
+    click.echo(f"audit chain intact: {result.events} events, {result.checkpoints} timestamped checkpoints{note}")
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Have the TSA timestamp the heads of every chain now (the relay does it on a schedule)."""
+    from docsign.audit import checkpoint
+
+    s = settings()
+    prepare_data_dir(s)
+    click.echo(f"checkpoint {checkpoint(s)}")
 
 
 def _attach_domain_commands() -> None:

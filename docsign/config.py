@@ -19,6 +19,7 @@ ENV_PREFIX = "DOCSIGN_"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 BROKER_SCHEMES = {"sqla+sqlite", "redis", "rediss", "amqp", "amqps", "pyamqp"}
 KEYSTORE_PASSPHRASE_FILE = "keystore.passphrase"  # noqa: S105 - a file name
+AUDIT_KEY_FILE = "audit_key"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ class Settings:
     """A login lasts at most this long (DOCSIGN_SESSION_HOURS)."""
     secure_cookies: bool = False
     """Cookies only over HTTPS (DOCSIGN_SECURE_COOKIES=1 behind a TLS proxy)."""
+    audit_key_override: str | None = None
+    """DOCSIGN_AUDIT_KEY when set; otherwise a key generated once into the data dir (never in the database)."""
+    audit_checkpoint_seconds: int = 3600
+    """How often the relay has the audit chains' heads timestamped by the TSA (DOCSIGN_AUDIT_CHECKPOINT)."""
 
     @property
     def embedded_database(self) -> bool:
@@ -104,6 +109,13 @@ class Settings:
         if self.secret_key_override:
             return self.secret_key_override
         return read_or_create_secret(self.data_dir / SECRET_KEY_FILE)
+
+    @property
+    def audit_key(self) -> str:
+        """The HMAC key of the audit log, kept outside the database it authenticates."""
+        if self.audit_key_override:
+            return self.audit_key_override
+        return read_or_create_secret(self.data_dir / AUDIT_KEY_FILE)
 
     @property
     def keystore_passphrase(self) -> bytes:
@@ -156,6 +168,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         _check_url("DOCSIGN_RATELIMIT_STORAGE", ratelimit_storage, {"redis", "rediss"})
     session_hours = _int_setting(get, "SESSION_HOURS", 8, 1, 24 * 30, "a whole number of hours")
     secure_cookies = _bool_setting(get, "SECURE_COOKIES")
+    audit_checkpoint = _int_setting(get, "AUDIT_CHECKPOINT", 3600, 10, 7 * 86400, "a whole number of seconds")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -182,6 +195,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ratelimit_storage=ratelimit_storage,
         session_hours=session_hours,
         secure_cookies=secure_cookies,
+        audit_key_override=get("AUDIT_KEY"),
+        audit_checkpoint_seconds=audit_checkpoint,
     )
 
 
@@ -265,6 +280,10 @@ def prepare_data_dir(settings: Settings) -> None:
         raise StorageError(f"the data directory {settings.data_dir} is not writable ({exc.strerror})") from None
     settings.secret_key  # noqa: B018 - generated once, now, while the directory is known writable
     settings.keystore_passphrase  # noqa: B018
+    settings.audit_key  # noqa: B018
+    from docsign import audit  # here, not at the top: the audit log needs the models, settings do not
+
+    audit.bind(settings)
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun, worker_process_init
 
+from docsign import logs
 from docsign.config import Settings, load_settings
 from docsign.db import get_engine
 
@@ -53,6 +55,42 @@ def _fresh_database_connections(**_: Any) -> None:
     """A forked pool process must not share the parent's pooled database connections (two processes
     talking over one socket corrupt each other's sessions): drop them without closing the parent's."""
     get_engine(celery_app.conf.docsign_settings.database_url).dispose(close=False)
+
+
+@worker_process_init.connect
+def _leave_sigterm_to_the_main_process(**_: Any) -> None:
+    """A SIGTERM to the whole process group (systemd, ``kill -- -PGID``) also reaches the pool processes;
+    dying of it mid-task left the main process waiting on lost workers in warm shutdown for more than
+    20 s. The main process owns the shutdown: it closes the pool, each pool process finishes its task and
+    exits, and the kernel kills them if the main process dies (Celery sets PDEATHSIG). Celery already
+    ignores SIGINT here for the same reason, which is why Ctrl-C stopped at once."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+@setup_logging.connect
+def _json_logs(**_: Any) -> None:
+    logs.configure("worker")
+
+
+@before_task_publish.connect
+def _carry_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """A task sent while handling a request (or a task) carries its request id, unless it has one."""
+    request_id = logs.current_request_id()
+    if headers is not None and request_id and not headers.get(logs.TASK_HEADER):
+        headers[logs.TASK_HEADER] = request_id
+
+
+@task_prerun.connect
+def _adopt_request_id(task: Any = None, **_: Any) -> None:
+    request_id = getattr(task.request, logs.TASK_HEADER, None) if task is not None else None
+    task.request.docsign_request_id_token = logs.set_request_id(request_id or logs.new_request_id())
+
+
+@task_postrun.connect
+def _drop_request_id(task: Any = None, **_: Any) -> None:
+    token = getattr(task.request, "docsign_request_id_token", None) if task is not None else None
+    if token is not None:
+        logs.reset_request_id(token)
 
 
 celery_app = create_celery(load_settings())

@@ -12,6 +12,7 @@ from celery import Task
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from docsign import metrics
 from docsign.config import Settings
 from docsign.db import session_scope
 from docsign.errors import DocsignError
@@ -77,6 +78,7 @@ class DocsignTask(Task):  # type: ignore[misc]
     def _retry_later(self, exc: BaseException | None, **options: Any) -> BaseException:
         """Celery's retry, with backoff and jitter; after DOCSIGN_DELIVERY_ATTEMPTS attempts in all it
         re-raises ``exc`` and the task fails for good (``give_up``)."""
+        metrics.TASK_RETRIES.labels(self.name).inc()
         return self.retry(exc=exc, countdown=backoff_seconds(self.request.retries),  # type: ignore[no-any-return]
                           max_retries=self.settings.delivery_attempts - 1, **options)
 

@@ -12,17 +12,21 @@ from collections.abc import Callable
 
 from celery import Celery
 
+from docsign import audit, logs, metrics
 from docsign.config import Settings
 from docsign.db import session_scope
+from docsign.errors import DocsignError
 from docsign.exchange import service as exchange_service
 
 log = logging.getLogger("docsign.relay")
 POLL_SECONDS = 0.2
 
 
-def publisher(app: Celery, producer: object | None = None) -> Callable[[str, str, dict[str, object]], None]:
-    def publish(task_name: str, queue: str, payload: dict[str, object]) -> None:
-        app.send_task(task_name, kwargs=payload, queue=queue, retry=False, producer=producer)
+def publisher(app: Celery, producer: object | None = None
+              ) -> Callable[[str, str, dict[str, object], str | None], None]:
+    def publish(task_name: str, queue: str, payload: dict[str, object], request_id: str | None = None) -> None:
+        headers = {logs.TASK_HEADER: request_id} if request_id else None
+        app.send_task(task_name, kwargs=payload, queue=queue, retry=False, producer=producer, headers=headers)
 
     return publish
 
@@ -65,12 +69,36 @@ def sweep_once(settings: Settings, app: Celery | None = None) -> tuple[int, int,
     return requeued, dead, statuses
 
 
+CHECKPOINT_RETRY_SECONDS = 60
+
+
+def checkpoint_if_due(settings: Settings) -> bool:
+    """Have the audit chains' heads timestamped when the last checkpoint is older than the setting; a TSA
+    that is down is logged and counted, and tried again a minute later (never skipped in silence)."""
+    if not audit.checkpoint_due(settings, settings.audit_checkpoint_seconds):
+        return False
+    try:
+        path = audit.checkpoint(settings)
+    except DocsignError as exc:
+        metrics.AUDIT_CHECKPOINTS.labels("failed").inc()
+        log.warning("audit checkpoint failed, trying again in %d s: %s", CHECKPOINT_RETRY_SECONDS, exc.message)
+        return False
+    except Exception:
+        metrics.AUDIT_CHECKPOINTS.labels("failed").inc()
+        log.exception("audit checkpoint failed; trying again in %d s", CHECKPOINT_RETRY_SECONDS)
+        return False
+    metrics.AUDIT_CHECKPOINTS.labels("ok").inc()
+    log.info("audit checkpoint %s", path.name)
+    return True
+
+
 def run_forever(settings: Settings, app: Celery, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     sweep_every = max(1.0, settings.redeliver_after_seconds / 4)
     next_sweep = 0.0
+    next_checkpoint = 0.0
     log.info("outbox relay started")
     while not stop.is_set():
         try:
@@ -82,6 +110,9 @@ def run_forever(settings: Settings, app: Celery, stop: threading.Event | None = 
                     log.warning("re-published %d stale deliveries and %d status packets, dead-lettered %d",
                                 requeued, statuses, dead)
                 next_sweep = now + sweep_every
+            if now >= next_checkpoint:
+                next_checkpoint = now + CHECKPOINT_RETRY_SECONDS
+                checkpoint_if_due(settings)
         except Exception:  # a database or broker outage must not kill the relay: log and try again
             log.exception("outbox relay pass failed; retrying")
             published = 0

@@ -3,6 +3,7 @@ they are the wire contract between the outbox relay and the workers."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Any
 
@@ -11,10 +12,13 @@ from docsign.exchange import service as exchange_service
 from workers.app import celery_app
 from workers.base import DocsignTask
 
+log = logging.getLogger(__name__)
+
 
 @celery_app.task(base=DocsignTask, name="docsign.ping", bind=True)
 def ping(self: DocsignTask, nonce: str) -> dict[str, Any]:
     """Round-trip check used by health probes and the smoke test."""
+    log.info("ping %s", nonce)
     return {"pong": nonce, "worker": socket.gethostname(), "queue": self.request.delivery_info.get("routing_key")}
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from docsign import logs
 from docsign.models import OutboxMessage, utcnow
 
 DELIVER_TASK = "docsign.exchange.deliver"
@@ -23,7 +24,9 @@ def enqueue(session: Session, task: str, agency_code: str, **payload: object) ->
     from docsign.exchange import axis
 
     task, queue = axis.route(session, task, agency_code, agency_queue(agency_code))  # peers on the national axis
-    session.add(OutboxMessage(task_name=task, queue=queue, payload=dict(payload)))
+    request_id = logs.current_request_id()  # the relay sends it on as a message header
+    session.add(OutboxMessage(task_name=task, queue=queue,
+                              payload={**payload, **({REQUEST_ID_KEY: request_id} if request_id else {})}))
 
 
 BATCHES = {DELIVER_TASK: ("delivery_id", "delivery_ids", 10), STATUS_TASK: ("status_event_id", "status_event_ids", 100)}
@@ -31,7 +34,11 @@ BATCHES = {DELIVER_TASK: ("delivery_id", "delivery_ids", 10), STATUS_TASK: ("sta
 queue travel together. At most 10 deliveries a message keeps one message's work around a second."""
 
 
-def publish_outbox(session: Session, publish: Callable[[str, str, dict[str, object]], None], limit: int = 500) -> int:
+REQUEST_ID_KEY = "_request_id"
+
+
+def publish_outbox(session: Session, publish: Callable[[str, str, dict[str, object], str | None], None],
+                   limit: int = 500) -> int:
     """Publish unpublished outbox rows; stops at the first broker error (the rest wait).
 
     Under load, rows come in bursts: those for the same task and agency queue go out as one message
@@ -56,9 +63,11 @@ def publish_outbox(session: Session, publish: Callable[[str, str, dict[str, obje
             row_key, message_key, _ = BATCHES[first.task_name]
             payload: dict[str, object] = {message_key: [int(r.payload[row_key]) for r in batch]}
         else:
-            payload = dict(first.payload)
+            payload = {k: v for k, v in first.payload.items() if k != REQUEST_ID_KEY}
+        request_ids = ",".join(dict.fromkeys(str(r.payload[REQUEST_ID_KEY]) for r in batch
+                                             if r.payload.get(REQUEST_ID_KEY)))
         try:
-            publish(first.task_name, first.queue, payload)
+            publish(first.task_name, first.queue, payload, request_ids or None)
         except Exception as exc:  # the broker's own error types vary by transport
             for row in batch:
                 row.attempts += 1

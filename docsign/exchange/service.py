@@ -11,7 +11,15 @@ the sender's side (``status_reached``). People move the delivery on with :func:`
 
 from __future__ import annotations
 
-from docsign.exchange.outbox import BATCHES, DELIVER_TASK, STATUS_TASK, agency_queue, enqueue, publish_outbox
+from docsign.exchange.outbox import (
+    BATCHES,
+    DELIVER_TASK,
+    REQUEST_ID_KEY,
+    STATUS_TASK,
+    agency_queue,
+    enqueue,
+    publish_outbox,
+)
 from docsign.exchange.receive import Outcome, receive
 from docsign.exchange.send import (
     VN_TZ,
@@ -29,8 +37,31 @@ from docsign.exchange.sweeper import dead_letter, redrive, requeue_stale, requeu
 from docsign.exchange.verdicts import RECEIPT_VERDICT_SECONDS, RECEIPT_VERDICTS, seal_problems
 
 __all__ = [
-    "BATCHES", "DELIVER_TASK", "RECEIPT_VERDICTS", "RECEIPT_VERDICT_SECONDS", "STATUS_TASK", "VN_TZ", "Outcome",
-    "SendRequest", "agency_queue", "dead_letter", "enqueue", "import_packet", "max_packet_bytes", "organization",
-    "packet_fields", "pdf_path_bytes", "publish_outbox", "read_packet", "receive", "record_status", "redrive",
-    "requeue_stale", "requeue_unanswered_statuses", "seal_problems", "send", "status_reached",
+    "BATCHES",
+    "DELIVER_TASK",
+    "RECEIPT_VERDICTS",
+    "RECEIPT_VERDICT_SECONDS",
+    "REQUEST_ID_KEY",
+    "STATUS_TASK",
+    "VN_TZ",
+    "Outcome",
+    "SendRequest",
+    "agency_queue",
+    "dead_letter",
+    "enqueue",
+    "import_packet",
+    "max_packet_bytes",
+    "organization",
+    "packet_fields",
+    "pdf_path_bytes",
+    "publish_outbox",
+    "read_packet",
+    "receive",
+    "record_status",
+    "redrive",
+    "requeue_stale",
+    "requeue_unanswered_statuses",
+    "seal_problems",
+    "send",
+    "status_reached",
 ]

@@ -10,7 +10,7 @@ from docsign.models.base import Base, utcnow
 
 
 class AuditEvent(Base):
-    """An append-only, hash-chained record of who did what (docsign.audit writes and verifies it)."""
+    """An append-only, hash-chained, MAC-authenticated record of who did what (docsign.audit writes and verifies it)."""
 
     __tablename__ = "audit_events"
 
@@ -25,3 +25,8 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    seq: Mapped[int | None] = mapped_column()
+    """Position in the agency's chain, from 1 (covered by ``mac``)."""
+    mac: Mapped[str | None] = mapped_column(String(64))
+    """HMAC-SHA256 of the chain, ``seq`` and ``hash`` under the audit key kept outside the database; None
+    only for events recorded before MACs existed (vouched for by the head file's adoption line)."""

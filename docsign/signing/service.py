@@ -42,7 +42,7 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
 )
 
-from docsign import aio
+from docsign import aio, metrics
 from docsign.errors import DocsignError
 from docsign.pki.keys import KeyHandle
 from docsign.signing import forms, roles
@@ -78,6 +78,7 @@ class SignResult:
     """Things the signer should look at (the draft names someone else than the certificate's holder)."""
 
 
+@metrics.timed("SIGN_SECONDS")
 def sign_pdf(input_path: Path | str, output_path: Path | str, key: KeyHandle, request: SignRequest,
              *, pdf_password: bytes | None = None) -> SignResult:
     """Sign ``input_path`` into ``output_path`` (which may be the same file)."""

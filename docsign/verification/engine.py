@@ -42,7 +42,7 @@ from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import InsufficientRevinfoError, NotYetValidError
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
-from docsign import aio
+from docsign import aio, metrics
 from docsign.pki.trust import build_validation_context, remember_fetched
 from docsign.verification import changes, parsed, structure
 from docsign.verification.errors import (
@@ -163,6 +163,7 @@ class Evidence:
 Verified = tuple[SignatureReport, Evidence | None]
 
 
+@metrics.timed("VERIFY_SECONDS")
 def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, offline: bool = False,
                at: dt.datetime | None = None, etsi_report: bool = False) -> VerificationReport:
     """Verify every signature in ``data``; raise only when the input is not a readable PDF.

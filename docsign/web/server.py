@@ -35,4 +35,16 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         "graceful_timeout": 15,
         "accesslog": "-",
         "preload_app": False,
+        "worker_exit": _worker_exit,
     }).run()
+
+
+def _worker_exit(_arbiter: Any, _worker: Any) -> None:
+    """A web process that stopped cleanly ends without the interpreter's teardown (see logs.exit_at_once)."""
+    import sys
+
+    from docsign import logs
+
+    stopping = sys.exc_info()[1]
+    if isinstance(stopping, SystemExit) and stopping.code in (None, 0):
+        logs.exit_at_once(0)

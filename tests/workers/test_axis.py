@@ -50,7 +50,7 @@ def _relay(settings) -> list[tuple[str, str, dict]]:  # type: ignore[no-untyped-
     """The outbox relay's publication, with a list for the broker."""
     published: list[tuple[str, str, dict]] = []  # type: ignore[type-arg]
     with session_scope(settings.database_url) as s:
-        svc.publish_outbox(s, lambda task, queue, payload: published.append((task, queue, payload)))
+        svc.publish_outbox(s, lambda task, queue, payload, *_: published.append((task, queue, payload)))
     return published
 
 

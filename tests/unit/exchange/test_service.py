@@ -260,7 +260,7 @@ def test_the_relay_sends_what_waits_for_one_queue_together_in_bounded_batches(de
         s.add(OutboxMessage(task_name="docsign.ping", queue="docsign", payload={"nonce": "y"}))
     published: list[tuple[str, str, dict[str, object]]] = []
     with session_scope(demo_online.database_url) as s:
-        assert svc.publish_outbox(s, lambda *m: published.append(m)) == 25
+        assert svc.publish_outbox(s, lambda *m: published.append(m[:3])) == 25
     evens, odds = list(range(1, 24, 2)), list(range(2, 24, 2))
     assert published == [
         (svc.DELIVER_TASK, f"agency.{TAN_LAC}", {"delivery_ids": evens[:10]}),
@@ -294,11 +294,11 @@ def test_status_packets_for_one_agency_travel_together(demo_online, sealed):
     published: list[tuple[str, str, dict[str, object]]] = []
     first, second = _delivery_ids(demo_online, _send(demo_online, sealed))
     with session_scope(demo_online.database_url) as s:
-        assert svc.publish_outbox(s, lambda *m: published.append(m)) == 2  # the two deliveries
+        assert svc.publish_outbox(s, lambda *m: published.append(m[:3])) == 2  # the two deliveries
     _receive(demo_online, first)
     _receive(demo_online, second)
     with session_scope(demo_online.database_url) as s:
-        assert svc.publish_outbox(s, lambda *m: published.append(m)) == 2  # two 01 packets, one message
+        assert svc.publish_outbox(s, lambda *m: published.append(m[:3])) == 2  # two 01 packets, one message
         events = [s.scalars(select(StatusEvent).where(StatusEvent.delivery_id == d, StatusEvent.code == "01")).one()
                   for d in (first, second)]
         ids = [e.id for e in events]
