@@ -18,8 +18,11 @@ run: setup
 	$(BIN)/docsign init --demo
 	$(BIN)/docsign run
 
+# Two passes: everything that can share the machine on two pytest-xdist workers, then the tests marked
+# serial (they restart the shared brokers or bound wall-clock time) alone.
 test: setup
-	$(BIN)/python -m pytest --ignore=tests/bench $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/bench -n 2 -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/bench -m serial $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m pytest tests/bench -s -p no:cacheprovider $(PYTEST_ARGS)

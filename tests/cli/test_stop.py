@@ -35,6 +35,7 @@ def _wait_until_ready(proc: subprocess.Popen[bytes], log_path, port: int) -> Non
     raise AssertionError("docsign run did not become ready:\n" + log_path.read_text())
 
 
+@pytest.mark.serial  # bounds wall-clock time: alone, not beside the parallel tests
 @pytest.mark.embedded_only
 @pytest.mark.parametrize("target", ["parent", "group"])
 def test_run_stops_within_ten_seconds_on_sigterm(settings_env, tmp_path, target):  # type: ignore[no-untyped-def]

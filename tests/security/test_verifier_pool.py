@@ -53,6 +53,7 @@ def _logged_in(url: str) -> requests.Session:
     return session
 
 
+@pytest.mark.serial  # bounds wall-clock time: alone, not beside the parallel tests
 @pytest.mark.embedded_only
 def test_slow_anonymous_uploads_get_503_and_logged_in_pages_still_answer(demo, settings_env, hostile):  # type: ignore[no-untyped-def]  # noqa: F811
     data, target = hostile

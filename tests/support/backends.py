@@ -7,7 +7,10 @@ PostgreSQL + RabbitMQ. Each test gets a database of its own, dropped afterwards.
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,8 +49,34 @@ def provision(name: str, tmp: Path) -> Iterator[Backend]:
     assert POSTGRES is not None
     broker = REDIS if name == "postgres-redis" else AMQP
     assert broker is not None
+    broker = worker_broker(broker)
     with postgres_database(POSTGRES) as url:
         yield Backend(name, url, broker)
+
+
+def xdist_worker_index() -> int:
+    """0 outside pytest-xdist, else the worker's number (gw0, gw1, ...)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
+@functools.cache
+def worker_broker(url: str) -> str:
+    """The broker namespace of this pytest-xdist worker: the agencies' queues have the same names in every
+    test, so two workers sharing a Redis database or a RabbitMQ vhost would take each other's messages.
+    Worker N > 0 gets Redis database (base - N) or the vhost docsign-gwN (made once, kept for later runs)."""
+    index = xdist_worker_index()
+    if index == 0:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.startswith("redis"):
+        base = int(parts.path.strip("/") or 0)
+        return urllib.parse.urlunsplit(parts._replace(path=f"/{(base - index) % 16}"))
+    vhost = f"docsign-gw{index}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], capture_output=True, timeout=120)  # exists: fine
+    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, parts.username or "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True, timeout=120)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + vhost))
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from tests.support.exchange_rig import (
     tally,
 )
 
-pytestmark = [pytest.mark.brokers_only, pytest.mark.slow]
+pytestmark = [pytest.mark.brokers_only, pytest.mark.slow, pytest.mark.serial]
 
 DOCUMENTS = {"postgres-redis": int(os.environ.get("FAULT_TEST_DOCUMENTS", "300")),
              "postgres-rabbitmq": int(os.environ.get("FAULT_TEST_DOCUMENTS_RABBITMQ", "300"))}
