@@ -35,6 +35,7 @@ from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, Permi
 from docsign.exchange import edxml
 from docsign.exchange.directory import get_agency
 from docsign.exchange.statuses import DeliveryState, Party, StatusCode, TransportEvent, next_state
+from docsign.mail import service as mail
 from docsign.models import (
     Agency,
     Delivery,
@@ -354,21 +355,22 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
     packet = edxml.parse_document_packet(store.read_bytes(exchange.packet_sha256),
                                          max_bytes=_max_packet_bytes(settings))
     if delivery.recipient.code not in {o.organ_id for o in packet.message_header.to}:
-        return _reject(session, store, delivery, packet, [f"the packet is not addressed to {delivery.recipient.code}"])
+        return _reject(session, settings, store, delivery, packet,
+                       [f"the packet is not addressed to {delivery.recipient.code}"])
     try:
         pdf = _pdf_attachment(packet)
         report = RECEIPT_VERDICTS.verify(settings, pdf)
     except DocsignError as exc:
         if exc.retryable:
             raise
-        return _reject(session, store, delivery, packet, [exc.message])
+        return _reject(session, settings, store, delivery, packet, [exc.message])
     if _is_transient(report):
         from docsign.errors import ServiceUnavailable
 
         raise ServiceUnavailable("revocation status cannot be checked yet (TRY_LATER); the delivery will be retried")
     problems = seal_problems(session, report, exchange.sender)
     if problems:
-        return _reject(session, store, delivery, packet, problems)
+        return _reject(session, settings, store, delivery, packet, problems)
     if not _claim(session, delivery, StatusCode.ARRIVED):
         return Outcome(delivery.id, delivery.state, "already handled")
     header = packet.message_header
@@ -384,8 +386,9 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
     session.add(inbox)
     # One flush writes the inbox document (whose unique received_via_delivery_id makes a second inbox
     # entry impossible) and the 01 event, before the audit append.
-    _status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
-                  "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid")
+    event = _status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
+                          "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid")
+    mail.on_receipt(session, settings, event)
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",
                  agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
                  details={"exchange": exchange.id})
@@ -407,12 +410,13 @@ def _claim(session: Session, delivery: Delivery, code: StatusCode) -> bool:
     return True
 
 
-def _reject(session: Session, store: BlobStore, delivery: Delivery, packet: edxml.DocumentPacket,
-            reasons: list[str]) -> Outcome:
+def _reject(session: Session, settings: Settings, store: BlobStore, delivery: Delivery,
+            packet: edxml.DocumentPacket, reasons: list[str]) -> Outcome:
     if not _claim(session, delivery, StatusCode.REJECTED):
         return Outcome(delivery.id, delivery.state, "already handled")
     description = "Từ chối tiếp nhận / Rejected: " + "; ".join(reasons)
-    _status_event(session, store, delivery, packet, StatusCode.REJECTED, delivery.recipient, description[:2000])
+    event = _status_event(session, store, delivery, packet, StatusCode.REJECTED, delivery.recipient, description[:2000])
+    mail.on_receipt(session, settings, event)
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.reject",
                  agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
                  details={"reasons": reasons})
@@ -461,6 +465,7 @@ def status_reached(session: Session, settings: Settings, status_event_ids: Seque
                 log.error("status packet %s answers another document: not recorded", event.id)
                 continue
         event.received_at = now
+        mail.on_status(session, settings, event)
         recorded += 1
     return recorded
 

@@ -6,9 +6,10 @@ from docsign.models.base import Base, utcnow
 from docsign.models.documents import Document, DocumentOrigin, DocumentRevision, Signature
 from docsign.models.exchange import Delivery, Exchange, OutboxMessage, StatusEvent
 from docsign.models.keys import KeyKind, KeyRef, KeySource
+from docsign.models.mail import MailMessage
 
 __all__ = [
     "Agency", "ApiToken", "AuditEvent", "Base", "Delivery", "Document", "DocumentOrigin", "DocumentRevision",
-    "Exchange", "KeyKind", "KeyRef", "KeySource", "OutboxMessage", "Role", "Signature", "StatusEvent", "User",
-    "utcnow",
+    "Exchange", "KeyKind", "KeyRef", "KeySource", "MailMessage", "OutboxMessage", "Role", "Signature", "StatusEvent",
+    "User", "utcnow",
 ]
