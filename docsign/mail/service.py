@@ -63,17 +63,26 @@ def queue_mail(session: Session, *, agency: Agency, kind: str, recipients: Seque
 
 def on_receipt(session: Session, settings: Settings, event: StatusEvent) -> MailMessage | None:
     """A delivery was filed in the inbox (01) or refused on receipt (02): tell the receiving agency."""
-    return _notify(session, settings, event, event.delivery.recipient)
+    kind = "rejected" if event.code == "02" else "arrived"
+    return _notify(session, settings, event, event.delivery.recipient, kind)
 
 
 def on_status(session: Session, settings: Settings, event: StatusEvent) -> MailMessage | None:
     """A status packet came back from the other side: tell the agency it reached."""
     delivery = event.delivery
     reached = delivery.exchange.sender if event.actor_agency_id == delivery.recipient_agency_id else delivery.recipient
-    return _notify(session, settings, event, reached)
+    return _notify(session, settings, event, reached, "status")
 
 
-def _notify(session: Session, settings: Settings, event: StatusEvent, agency: Agency) -> MailMessage | None:
+HEADLINES = {
+    "arrived": ("Văn bản đến", "Document arrived"),
+    "rejected": ("Văn bản đến bị từ chối", "Incoming document rejected"),
+    "status": ("Trạng thái văn bản", "Document status"),
+}
+
+
+def _notify(session: Session, settings: Settings, event: StatusEvent, agency: Agency,
+            kind: str) -> MailMessage | None:
     if not mail_enabled(settings):
         return None
     recipients = notification_addresses(session, agency)
@@ -81,10 +90,7 @@ def _notify(session: Session, settings: Settings, event: StatusEvent, agency: Ag
         return None
     delivery: Delivery = event.delivery
     exchange = delivery.exchange
-    kind = {"01": "arrived", "02": "rejected"}.get(event.code or "", "status")
-    headline = {"arrived": ("Văn bản đến", "Document arrived"),
-                "rejected": ("Văn bản bị từ chối", "Document rejected")}.get(kind, ("Trạng thái văn bản",
-                                                                                  "Document status"))
+    headline = HEADLINES[kind]
     when = (event.created_at or utcnow()).astimezone(VN_TZ)
     body = "\n".join([
         f"{headline[0]} / {headline[1]}",
