@@ -15,11 +15,19 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import func, select
 
 from docsign.db import session_scope
-from docsign.errors import DocsignError
 from docsign.mail import service as mail
 from docsign.mail import smime
-from docsign.models import Agency, Document, DocumentOrigin, DocumentRevision, KeyKind, KeyRef, KeySource
-from docsign.models import MailMessage, OutboxMessage
+from docsign.models import (
+    Agency,
+    Document,
+    DocumentOrigin,
+    DocumentRevision,
+    KeyKind,
+    KeyRef,
+    KeySource,
+    MailMessage,
+    OutboxMessage,
+)
 from docsign.pki.demo import demo_dir, load_demo_pki
 from docsign.signing.errors import CertificateNotUsable
 from docsign.storage import BlobStore
@@ -171,3 +179,39 @@ def test_addresses_that_are_not_email_are_refused_with_one_line_and_change_nothi
     ok = run_cli("agency", "set-email", PROVINCE, "VanThu@Tinh.Example.org", env=env)
     assert ok.returncode == 0, ok.stderr
     assert "VanThu@tinh.example.org" in ok.stdout
+
+
+def test_a_clerk_mails_an_issued_pdf_from_its_page_and_only_a_clerk_of_that_agency_can(demo, tmp_path):
+    from docsign.web.app import create_app
+    from tests.web.test_documents import Browser, _flash
+
+    port = free_port()
+    settings = dataclasses.replace(demo, smtp_url=f"smtp://127.0.0.1:{port}")
+    document_id = _issued_document(settings, sealed_pdf(demo, PROVINCE, tmp_path / "docs", seal_only=True)
+                                   .read_bytes())
+    app = create_app(settings, {"TESTING": True})
+    clerk = Browser(app, "tinh.vanthu")
+    page = clerk.text(f"/documents/{document_id}")
+    assert f'action="/documents/{document_id}/mail"' in page and "Gửi qua thư điện tử có ký số" in page
+    refused = clerk.follow(clerk.post(f"/documents/{document_id}/mail", {"to": "tiepdan@@xaphu"}))
+    assert "is not an e-mail address" in _flash(refused)
+    with session_scope(settings.database_url) as s:
+        assert s.scalar(select(func.count(MailMessage.id))) == 0
+    queued = clerk.follow(clerk.post(f"/documents/{document_id}/mail",
+                                     {"to": "tiepdan@xaphu.example.org", "note": "Kính gửi Bộ phận một cửa"}))
+    assert "tiepdan@xaphu.example.org" in _flash(queued)
+    officer = Browser(app, "tinh.chuyenvien")
+    assert f'/documents/{document_id}/mail"' not in officer.text(f"/documents/{document_id}")
+    assert "not by a officer" in _flash(officer.follow(officer.post(f"/documents/{document_id}/mail",
+                                                                    {"to": "x@xaphu.example.org"})))
+    other_agency = Browser(app, "lacson.vanthu")
+    assert other_agency.post(f"/documents/{document_id}/mail", {"to": "x@xaphu.example.org"}).status_code == 404
+    with smtp_server(port) as mailbox, session_scope(settings.database_url) as s:
+        [row] = s.scalars(select(MailMessage)).all()
+        assert (row.kind, row.recipients, row.actor) == ("document", "tiepdan@xaphu.example.org", "user:tinh.vanthu")
+        assert mail.deliver(s, settings, row.id)
+    [received] = mailbox.snapshot()
+    result = openssl_verify(received.data, demo_dir(settings) / "root.crt", tmp_path)
+    assert result.returncode == 0, result.stderr
+    signed = email.message_from_bytes(received.data, policy=default_policy).get_payload()[0]
+    assert "Kính gửi Bộ phận một cửa" in signed.get_body(("plain",)).get_content()

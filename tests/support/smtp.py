@@ -23,9 +23,10 @@ class Mailbox:
     messages: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook name
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
         with self._lock:
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)))
+            self.messages.append(received)
         return "250 Message accepted for delivery"
 
     def snapshot(self) -> list[Received]:
