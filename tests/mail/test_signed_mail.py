@@ -108,6 +108,11 @@ def test_an_issued_pdf_mailed_to_a_unit_on_no_exchange_arrives_signed_and_verifi
     assert parsed["From"].addresses[0].addr_spec == "vanthu.tinh@docsign-demo.example.org"
     signed, signature = parsed.get_payload()
     assert signature.get_content_type() == "application/pkcs7-signature"
+    from asn1crypto import cms
+
+    signer_info = cms.ContentInfo.load(signature.get_content())["content"]["signer_infos"][0]
+    attributes = {a["type"].native for a in signer_info["signed_attrs"]}
+    assert {"content_type", "message_digest", "signing_time", "smime_capabilities"} <= attributes
     [attachment] = list(signed.iter_attachments())
     assert attachment.get_filename() == "05-UBND-VP.pdf"
     assert attachment.get_content() == pdf  # the very PDF, byte for byte
