@@ -41,6 +41,10 @@ def add_user(session: Session, *, login: str, full_name: str, agency_code: str, 
         role = Role(role)
     except ValueError:
         raise InvalidInput(f"role must be one of {', '.join(r.value for r in Role)}") from None
+    if email:
+        from docsign.mail.addresses import checked_address
+
+        email = checked_address(email, "user address")
     agency = session.scalar(select(Agency).where(Agency.code == agency_code))
     if agency is None:
         raise NotFound(f"no agency with code {agency_code}")

@@ -504,9 +504,11 @@ def user() -> None:
 @click.option("--agency", "agency_code", required=True)
 @click.option("--role", type=click.Choice(["admin", "leader", "clerk", "officer"]), required=True)
 @click.option("--position")
+@click.option("--email", help="Address for the agency's signed e-mail notifications.")
 @click.option("--password-env", default="DOCSIGN_NEW_PASSWORD", show_default=True,
               help="Environment variable holding the password (never on the command line).")
-def user_add(login: str, full_name: str, agency_code: str, role: str, position: str | None, password_env: str) -> None:
+def user_add(login: str, full_name: str, agency_code: str, role: str, position: str | None, email: str | None,
+             password_env: str) -> None:
     from docsign.accounts import add_user
     from docsign.errors import InvalidInput
 
@@ -515,7 +517,7 @@ def user_add(login: str, full_name: str, agency_code: str, role: str, position: 
         raise InvalidInput(f"set the password in the environment variable {password_env}")
     with db_session() as session:
         added = add_user(session, login=login, full_name=full_name, agency_code=agency_code, role=role,
-                         password=password, position=position, actor="cli")
+                         password=password, position=position, email=email, actor="cli")
         click.echo(f"added user {added.login} ({role}) in {agency_code}")
 
 
@@ -661,6 +663,7 @@ def _attach_domain_commands() -> None:
     # Each domain keeps its commands beside its code (docsign/<domain>/cli.py); they are mounted here.
     from docsign.documents.cli import register_group
     from docsign.exchange.axis_cli import agency_set, axis_group
+    from docsign.mail.cli import agency_set_email, mail, user_set_email
     from docsign.pki.trust_cli import trust
     from docsign.signing.cli import sign_command
     from docsign.verification.cli import verify
@@ -671,6 +674,9 @@ def _attach_domain_commands() -> None:
     pki.add_command(trust)
     cli.add_command(axis_group)
     agency.add_command(agency_set)
+    cli.add_command(mail)
+    agency.add_command(agency_set_email)
+    user.add_command(user_set_email)
 
 
 _attach_domain_commands()

@@ -57,6 +57,11 @@ class Settings:
     fetch_allow_hosts: tuple[tuple[str, int], ...] = ()
     """Extra origins verification may fetch certificates, OCSP and CRLs from (DOCSIGN_FETCH_ALLOW_HOSTS,
     comma-separated host, host:port or URL), besides those the trust anchors name and the TSA/public URL."""
+    smtp_url: str | None = None
+    """Mail server for signed e-mail notifications (DOCSIGN_SMTP_URL: smtp://[user:password@]host[:port],
+    smtps://... for TLS from the start, ?starttls=1 to upgrade); e-mail is off when unset."""
+    mail_from: str | None = None
+    """Envelope sender of notifications (DOCSIGN_MAIL_FROM); the From header is the seal's own address."""
     fetch_allow_private: bool = False
     """Let verification fetch from loopback/private/link-local addresses (DOCSIGN_FETCH_ALLOW_PRIVATE)."""
     fetch_max_requests: int = 16
@@ -169,6 +174,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     session_hours = _int_setting(get, "SESSION_HOURS", 8, 1, 24 * 30, "a whole number of hours")
     secure_cookies = _bool_setting(get, "SECURE_COOKIES")
     audit_checkpoint = _int_setting(get, "AUDIT_CHECKPOINT", 3600, 10, 7 * 86400, "a whole number of seconds")
+    smtp_url = get("SMTP_URL")
+    if smtp_url is not None:
+        from docsign.mail.transport import parse_smtp_url
+
+        parse_smtp_url(smtp_url)  # refuses a malformed URL now, without echoing its password
+    mail_from = get("MAIL_FROM")
+    if mail_from is not None:
+        from docsign.mail.addresses import checked_address
+
+        mail_from = checked_address(mail_from, "DOCSIGN_MAIL_FROM", error=ConfigError)
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -197,6 +212,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secure_cookies=secure_cookies,
         audit_key_override=get("AUDIT_KEY"),
         audit_checkpoint_seconds=audit_checkpoint,
+        smtp_url=smtp_url,
+        mail_from=mail_from,
     )
 
 

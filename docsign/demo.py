@@ -62,7 +62,7 @@ def seed_demo(session: Session, settings: Settings) -> list[DemoLogin]:
         agency = _ensure_agency(session, spec)
         if session.scalar(select(KeyRef.id).where(KeyRef.agency_id == agency.id)) is None:
             cert, _key, path = demo_pki.issue_seal(store, agency_code=spec.code, agency_name=spec.name,
-                                                   locality=PROVINCE)
+                                                   locality=PROVINCE, email=agency.email)
             _add_key(session, settings, cert, path, kind=KeyKind.SEAL, agency=agency,
                      label=f"Con dấu số - {spec.name}")
         leader_login = f"{spec.slug}.lanhdao"
@@ -79,12 +79,18 @@ def seed_demo(session: Session, settings: Settings) -> list[DemoLogin]:
     return logins
 
 
+def demo_email(slug: str) -> str:
+    """A demo agency's mailbox: under example.org (RFC 2606), so no real mailbox is ever written to."""
+    return f"vanthu.{slug}@docsign-demo.example.org"
+
+
 def _ensure_agency(session: Session, spec: DemoAgency) -> Agency:
     agency = session.scalar(select(Agency).where(Agency.code == spec.code))
     if agency is None:
         agency = add_agency(session, code=spec.code, name=spec.name, parent_code=spec.parent,
                             organization_in_charge=None if spec.parent is None else AGENCIES[0].name,
-                            address=f"Thành phố Hòa Bình, tỉnh {PROVINCE}", is_demo=True)
+                            address=f"Thành phố Hòa Bình, tỉnh {PROVINCE}", email=demo_email(spec.slug),
+                            is_demo=True)
     return agency
 
 

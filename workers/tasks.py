@@ -9,6 +9,7 @@ from typing import Any
 
 from docsign.errors import DocsignError
 from docsign.exchange import service as exchange_service
+from docsign.mail import service as mail_service
 from workers.app import celery_app
 from workers.base import DocsignTask
 
@@ -47,3 +48,19 @@ def status(self: DocsignTask, status_event_ids: list[int]) -> int:
     """The other side's queue: status packets arrived (those the relay had waiting for this agency)."""
     with self.session() as session:
         return exchange_service.status_reached(session, self.settings, status_event_ids)
+
+
+def _mail_given_up(task: DocsignTask, args: Any, kwargs: Any, exc: BaseException) -> None:
+    """A message refused for good or out of attempts: the reason stays on its row."""
+    reason = exc.message if isinstance(exc, DocsignError) else f"{type(exc).__name__}: {exc}"
+    if (kwargs or {}).get("mail_id") is not None:
+        with task.session() as session:
+            mail_service.record_failure(session, int(kwargs["mail_id"]), reason)
+
+
+@celery_app.task(base=DocsignTask, name=mail_service.MAIL_TASK, bind=True, give_up=_mail_given_up,
+                 ignore_result=True)
+def send_mail(self: DocsignTask, mail_id: int) -> bool:
+    """Sign one e-mail with the agency's seal and hand it to the mail server (retried while it is away)."""
+    with self.session() as session:
+        return mail_service.deliver(session, self.settings, mail_id)

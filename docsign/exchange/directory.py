@@ -18,6 +18,10 @@ def add_agency(session: Session, *, code: str, name: str, parent_code: str | Non
     code = code.strip().upper()
     if not name.strip() or len(name) > 200:
         raise InvalidInput("agency name is required and has at most 200 characters")
+    if email:
+        from docsign.mail.addresses import checked_address
+
+        email = checked_address(email, "agency address")
     if session.scalar(select(Agency.id).where(Agency.code == code)) is not None:
         raise Conflict(f"an agency with code {code} already exists")
     parent = None

@@ -24,6 +24,7 @@ from docsign.exchange.send import max_packet_bytes
 from docsign.exchange.status_flow import status_event
 from docsign.exchange.statuses import DeliveryState, Party, StatusCode, next_state
 from docsign.exchange.verdicts import RECEIPT_VERDICTS, is_transient, pdf_attachment, seal_problems
+from docsign.mail import service as mail
 from docsign.models import Delivery, Document, DocumentOrigin, DocumentRevision, Exchange, utcnow
 from docsign.storage import BlobStore
 
@@ -56,22 +57,23 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
     packet_bytes = store.read_bytes(exchange.packet_sha256)
     packet = edxml.parse_document_packet(packet_bytes, max_bytes=max_packet_bytes(settings))
     if not codes_of(session, delivery.recipient) & {o.organ_id for o in packet.message_header.to}:
-        return _reject(session, store, delivery, packet, [f"the packet is not addressed to {delivery.recipient.code}"])
+        return _reject(session, settings, store, delivery, packet,
+                       [f"the packet is not addressed to {delivery.recipient.code}"])
     signature_problems = packet_seals.incoming_problems(session, settings, packet_bytes, exchange.sender)
     if signature_problems:
-        return _reject(session, store, delivery, packet, signature_problems)
+        return _reject(session, settings, store, delivery, packet, signature_problems)
     try:
         pdf = pdf_attachment(packet)
         report = RECEIPT_VERDICTS.verify(settings, pdf)
     except DocsignError as exc:
         if exc.retryable:
             raise
-        return _reject(session, store, delivery, packet, [exc.message])
+        return _reject(session, settings, store, delivery, packet, [exc.message])
     if is_transient(report):
         raise ServiceUnavailable("revocation status cannot be checked yet (TRY_LATER); the delivery will be retried")
     problems = seal_problems(session, report, exchange.sender)
     if problems:
-        return _reject(session, store, delivery, packet, problems)
+        return _reject(session, settings, store, delivery, packet, problems)
     if not _claim(session, delivery, StatusCode.ARRIVED):
         return Outcome(delivery.id, delivery.state, "already handled")
     header = packet.message_header
@@ -91,10 +93,11 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
                                         edxml_document_id=header.document_id, due_date=header.due_date,
                                         business_type=packet.trace_header_list.business.business_doc_type)
     receipt = receipts.Receipt(header.document_id, report.document.sha256, utcnow(), delivery.recipient.code)
-    status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
-                 "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid"
-                 + (f"; số đến {arrival.number_text}" if arrival.number is not None else ""),
-                 seal=receipts.receipt_sealer(session, settings, delivery.recipient, receipt))
+    event = status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient,
+                         "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid"
+                         + (f"; số đến {arrival.number_text}" if arrival.number is not None else ""),
+                         seal=receipts.receipt_sealer(session, settings, delivery.recipient, receipt))
+    mail.on_receipt(session, settings, event)
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",
                  agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
                  details={"exchange": exchange.id})
@@ -116,12 +119,14 @@ def _claim(session: Session, delivery: Delivery, code: StatusCode) -> bool:
     return True
 
 
-def _reject(session: Session, store: BlobStore, delivery: Delivery, packet: edxml.DocumentPacket,
-            reasons: list[str]) -> Outcome:
+def _reject(session: Session, settings: Settings, store: BlobStore, delivery: Delivery,
+            packet: edxml.DocumentPacket, reasons: list[str]) -> Outcome:
     if not _claim(session, delivery, StatusCode.REJECTED):
         return Outcome(delivery.id, delivery.state, "already handled")
     description = "Từ chối tiếp nhận / Rejected: " + "; ".join(reasons)
-    status_event(session, store, delivery, packet, StatusCode.REJECTED, delivery.recipient, description[:2000])
+    event = status_event(session, store, delivery, packet, StatusCode.REJECTED, delivery.recipient,
+                         description[:2000])
+    mail.on_receipt(session, settings, event)
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.reject",
                  agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
                  details={"reasons": reasons})

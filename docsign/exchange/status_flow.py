@@ -17,6 +17,7 @@ from docsign.exchange.directory import get_agency
 from docsign.exchange.outbox import STATUS_TASK, enqueue
 from docsign.exchange.send import max_packet_bytes, organization
 from docsign.exchange.statuses import DeliveryState, StatusCode, next_state
+from docsign.mail import service as mail
 from docsign.models import Agency, Delivery, StatusEvent, utcnow
 from docsign.storage import BlobStore
 
@@ -69,6 +70,7 @@ def status_reached(session: Session, settings: Settings, status_event_ids: Seque
                 continue
             receipts.record_receipt(session, settings, event, data)
         event.received_at = now
+        mail.on_status(session, settings, event)
         recorded += 1
     return recorded
 

@@ -6,6 +6,7 @@ from docsign.models.base import Base, utcnow
 from docsign.models.documents import Document, DocumentOrigin, DocumentRevision, Signature
 from docsign.models.exchange import AxisMessage, Delivery, Exchange, OutboxMessage, StatusEvent
 from docsign.models.keys import KeyKind, KeyRef, KeySource
+from docsign.models.mail import MailMessage
 from docsign.models.registers import ArrivalEntry, BookKind, OutgoingEntry, RegisterBook
 from docsign.models.throttle import LoginThrottle, RateLimitCounter
 
@@ -27,6 +28,7 @@ __all__ = [
     "KeyRef",
     "KeySource",
     "LoginThrottle",
+    "MailMessage",
     "OutboxMessage",
     "OutgoingEntry",
     "RateLimitCounter",

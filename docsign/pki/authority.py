@@ -92,7 +92,9 @@ def build_certificate(
     not_after: dt.datetime,
     urls: IssuerUrls | None = None,
     serial: int | None = None,
+    email: str | None = None,
 ) -> x509.Certificate:
+    """``email``: an end entity's mailbox, as an rfc822Name with the e-mail protection usage (S/MIME)."""
     issuer_name = issuer_cert.subject if issuer_cert is not None else subject
     builder = (
         x509.CertificateBuilder()
@@ -122,6 +124,11 @@ def build_certificate(
     }.get(profile)
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
+    if email is not None and profile is Profile.SIGNER:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
+        # Not critical: PDF validators that know no EKU for document signing still accept the seal.
+        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
+                                        critical=False)
     if profile is Profile.OCSP:
         builder = builder.add_extension(x509.UnrecognizedExtension(OCSP_NOCHECK, b"\x05\x00"), critical=False)
     if urls is not None and issuer_cert is not None:
@@ -294,14 +301,16 @@ class PkiStore:
 
     def issue_signer(self, label: str, subject: x509.Name, ca_label: str, *, algorithm: str = "rsa2048",
                      not_before: dt.datetime | None = None, validity: dt.timedelta = dt.timedelta(days=730),
-                     profile: Profile = Profile.SIGNER) -> tuple[x509.Certificate, PrivateKey, Path]:
-        """Issue an end-entity certificate and keep its key as ``<label>.p12`` (encrypted)."""
+                     profile: Profile = Profile.SIGNER,
+                     email: str | None = None) -> tuple[x509.Certificate, PrivateKey, Path]:
+        """Issue an end-entity certificate and keep its key as ``<label>.p12`` (encrypted); with ``email``,
+        also for signing e-mail from that address."""
         issuer = self.authorities[ca_label]
         key = new_key(algorithm)
         start = not_before or utcnow() - dt.timedelta(hours=1)
         cert = build_certificate(subject, key.public_key(), profile, issuer_cert=issuer.cert,
                                  issuer_key=issuer.key, not_before=start, not_after=start + validity,
-                                 urls=self.urls_for(ca_label))
+                                 urls=self.urls_for(ca_label), email=email)
         chain = self.chain_of(ca_label)
         p12 = pkcs12.serialize_key_and_certificates(
             label.encode(), key, cert, chain, serialization.BestAvailableEncryption(self.passphrase))

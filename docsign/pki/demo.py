@@ -46,11 +46,12 @@ def ensure_demo_pki(settings: Settings) -> tuple[PkiStore, bool]:
     return store, True
 
 
-def issue_seal(store: PkiStore, *, agency_code: str, agency_name: str,
-               locality: str | None = None) -> tuple[x509.Certificate, PrivateKey, Path]:
-    """An organisation certificate: O and CN are the agency's name, OU its QCVN 102 code."""
+def issue_seal(store: PkiStore, *, agency_code: str, agency_name: str, locality: str | None = None,
+               email: str | None = None) -> tuple[x509.Certificate, PrivateKey, Path]:
+    """An organisation certificate: O and CN are the agency's name, OU its QCVN 102 code; with the
+    agency's e-mail address (rfc822Name) and the e-mail protection usage, for signed notifications."""
     issued = store.issue_signer(f"seal-{agency_code}", name(agency_name, agency_name, unit=agency_code,
-                                                            locality=locality), ISSUING_CA)
+                                                            locality=locality), ISSUING_CA, email=email)
     store.save()
     return issued
 

@@ -89,6 +89,9 @@ class KeyHandle:
     _sign: Callable[[bytes, str], bytes] = field(repr=False)
     extras: dict[str, Any] = field(default_factory=dict, repr=False)
     """Per-key caches kept by the signing engine (CMS templates and the like)."""
+    private_key: Any = field(default=None, repr=False)
+    """The ``cryptography`` private key of a PKCS#12/PEM key (for builders that need the key object,
+    like S/MIME's); None for a PKCS#11 key, which never leaves its token."""
 
     def sign(self, data: bytes, digest_algorithm: str) -> bytes:
         return self._sign(data, digest_algorithm)
@@ -248,7 +251,9 @@ def _load(spec: KeySpec) -> KeyHandle:
         key, cert, chain = _open_pem(spec)
     certificate = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
     chain_asn1 = tuple(asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in chain)
-    return _finish(spec, certificate, chain_asn1 + tuple(extra), _software_signer(key))
+    handle = _finish(spec, certificate, chain_asn1 + tuple(extra), _software_signer(key))
+    handle.private_key = key
+    return handle
 
 
 def _open_pkcs12(spec: KeySpec) -> tuple[Any, x509.Certificate, list[x509.Certificate]]:

@@ -10,7 +10,22 @@ from flask import Flask, Response
 from flask_wtf import CSRFProtect
 
 from docsign.config import Settings, load_settings, prepare_data_dir
-from docsign.web import api, auth, context, documents, errors, health, i18n, limiter, ops, pki, registers, ui, verify
+from docsign.web import (
+    api,
+    auth,
+    context,
+    documents,
+    errors,
+    health,
+    i18n,
+    limiter,
+    mail,
+    ops,
+    pki,
+    registers,
+    ui,
+    verify,
+)
 
 csrf = CSRFProtect()
 
@@ -41,7 +56,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     csrf.init_app(app)
     ops.init_app(app)
     app.extensions[pki.EXTENSION_KEY + ".loader"] = lambda: _load_pki(settings)
-    for blueprint in (ui.bp, health.bp, pki.bp, verify.bp, documents.bp, registers.bp, api.bp, ops.bp):
+    for blueprint in (ui.bp, health.bp, pki.bp, verify.bp, documents.bp, registers.bp, mail.bp, api.bp, ops.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(pki.bp)  # protocol endpoints (OCSP, TSA) take binary POSTs from other programs
     limiter.init_app(app, settings)
