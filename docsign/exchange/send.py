@@ -186,6 +186,11 @@ def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentP
                      document: Document, sender: Agency, recipients: list[Agency], pdf: bytes,
                      business_type: int, actor: str, created_by_id: int | None) -> Exchange:
     header = packet.message_header
+    named = edxml.document_id_agency(header.document_id)
+    if named is not None and named not in (sender.code.upper(), header.from_.organ_id.strip().upper()):
+        # A DocumentId is the sender's name for its document: one agency cannot write another's.
+        raise InvalidInput(f"the DocumentId {header.document_id} names agency {named}, not the sender "
+                           f"{header.from_.organ_id}")
     pdf_blob = store.put_bytes(pdf)
     packet_blob = store.put_bytes(packet_bytes)
     revision = document.current
@@ -202,7 +207,7 @@ def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentP
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict(f"DocumentId {header.document_id} was already sent as a new document; "
+        raise Conflict(f"DocumentId {header.document_id} was already sent by {sender.code} as a new document; "
                        "send an update (BussinessDocType 2) or use another number") from None
     deliveries = [Delivery(exchange=exchange, recipient=recipient, state=DeliveryState.QUEUED)
                   for recipient in recipients]
