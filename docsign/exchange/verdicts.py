@@ -82,9 +82,9 @@ def seal_problems(session: Session, report: VerificationReport, sender: Agency) 
         return problems
     if seal_owned_by(session, [sig.signer for sig in report.signatures if sig.signer is not None], sender):
         return []
-    return [f"no signature is the seal of the sending agency {sender.name} ({sender.code}): a personal "
-            "signature is not a seal; the seal certificate must name the agency itself (CN and O as in the "
-            "directory) and come from its CA, or its key must be registered to the agency as its seal"]
+    return [f"no signature belongs to the sending agency {sender.name} ({sender.code}): it needs the agency's "
+            "seal, a key registered to it as its seal or a certificate naming the agency itself (CN and O as in "
+            "the directory) from its CA; a personal signature is not a seal"]
 
 
 def seal_owned_by(session: Session, signers: Sequence[Signer], agency: Agency) -> bool:
