@@ -208,8 +208,8 @@ def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentP
         session.flush()
     except IntegrityError:
         # (from the header: the failed flush expired the session's objects)
-        raise Conflict(f"DocumentId {header.document_id} was already sent by {header.from_.organ_id} as a new "
-                       "document; send an update (BussinessDocType 2) or use another number") from None
+        raise Conflict(f"DocumentId {header.document_id} was already sent as a new document by "
+                       f"{header.from_.organ_id}; send an update (BussinessDocType 2) or use another number") from None
     deliveries = [Delivery(exchange=exchange, recipient=recipient, state=DeliveryState.QUEUED)
                   for recipient in recipients]
     session.add_all(deliveries)
