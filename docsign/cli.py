@@ -335,7 +335,7 @@ def exchange_show(exchange_id: str, as_json: bool) -> None:
     from docsign.exchange.views import exchange_summary
 
     with db_session() as session:
-        summary = exchange_summary(session, exchange_id)
+        summary = exchange_summary(session, exchange_id, viewer=None)  # the operator
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return

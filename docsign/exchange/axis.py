@@ -388,7 +388,14 @@ def _file_status(session: Session, settings: Settings, data: bytes) -> StatusEve
     from docsign.storage import BlobStore
 
     status = edxml.parse_status_packet(data)
-    exchange = session.scalar(select(Exchange).where(Exchange.edxml_document_id == status.response_for.document_id)
+    try:
+        original_sender = get_agency(session, status.response_for.organ_id)
+    except NotFound:
+        raise InvalidInput(f"the status answers a document of {status.response_for.organ_id}, which is not in "
+                           "the directory") from None
+    # DocumentIds are unique per sender only: the one answered is the original sender's.
+    exchange = session.scalar(select(Exchange).where(Exchange.sender_agency_id == original_sender.id,
+                                                     Exchange.edxml_document_id == status.response_for.document_id)
                               .order_by(Exchange.created_at.desc()))
     if exchange is None:
         raise InvalidInput(f"the status answers DocumentId {status.response_for.document_id}, which was not sent here")

@@ -44,15 +44,7 @@ def seal_outgoing(session: Session, settings: Settings, sender: Agency, packet: 
 
 def signer_of(certificate: asn1_x509.Certificate) -> Signer:
     """The verification report's view of a certificate (what the seal-ownership check reads)."""
-    subject = certificate.subject.native
-    organization = subject.get("organization_name")
-    common_name = subject.get("common_name")
-    return Signer(
-        common_name=str(common_name[0] if isinstance(common_name, list) else common_name) if common_name else None,
-        organization=str(organization[0] if isinstance(organization, list) else organization) if organization else None,
-        subject=certificate.subject.human_friendly, issuer=certificate.issuer.human_friendly,
-        serial=format(certificate.serial_number, "x"), not_before=certificate.not_valid_before,
-        not_after=certificate.not_valid_after)
+    return Signer.of_certificate(certificate)
 
 
 def signature_problems(session: Session, settings: Settings, signature: xmlsig.PacketSignature,

@@ -208,6 +208,11 @@ def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentP
                      document: Document, sender: Agency, recipients: list[Agency], pdf: bytes,
                      business_type: int, actor: str, created_by_id: int | None) -> Exchange:
     header = packet.message_header
+    named = edxml.document_id_agency(header.document_id)
+    if named is not None and named not in (sender.code.upper(), header.from_.organ_id.strip().upper()):
+        # A DocumentId is the sender's name for its document: one agency cannot write another's.
+        raise InvalidInput(f"the DocumentId {header.document_id} names agency {named}, not the sender "
+                           f"{header.from_.organ_id}")
     pdf_blob = store.put_bytes(pdf)
     packet_blob = store.put_bytes(packet_bytes)
     revision = document.current
@@ -224,8 +229,9 @@ def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentP
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict(f"DocumentId {header.document_id} was already sent as a new document; "
-                       "send an update (BussinessDocType 2) or use another number") from None
+        # (from the header: the failed flush expired the session's objects)
+        raise Conflict(f"DocumentId {header.document_id} was already sent as a new document by "
+                       f"{header.from_.organ_id}; send an update (BussinessDocType 2) or use another number") from None
     deliveries = [Delivery(exchange=exchange, recipient=recipient, state=DeliveryState.QUEUED)
                   for recipient in recipients]
     session.add_all(deliveries)

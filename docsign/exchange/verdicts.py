@@ -82,23 +82,33 @@ def seal_problems(session: Session, report: VerificationReport, sender: Agency) 
         return problems
     if seal_owned_by(session, [sig.signer for sig in report.signatures if sig.signer is not None], sender):
         return []
-    return [f"no signature belongs to the sending agency {sender.name} ({sender.code}): the seal certificate's "
-            "organisation must match the directory, or the key must be registered to the agency"]
+    return [f"no signature belongs to the sending agency {sender.name} ({sender.code}): it needs the agency's "
+            "seal, a key registered to it as its seal or a certificate naming the agency itself (CN and O as in "
+            "the directory) from its CA; a personal signature is not a seal"]
 
 
 def seal_owned_by(session: Session, signers: Sequence[Signer], agency: Agency) -> bool:
-    """The one seal-ownership check: one of ``signers`` is ``agency``'s seal when its certificate's
-    organisation is the agency's name in the directory, or the certificate is registered as its seal key."""
-    if any(signer.organization == agency.name for signer in signers):
+    """The one seal-ownership check: one of ``signers`` (already valid under the trust store) is ``agency``'s
+    seal when its certificate is registered to the agency as its seal key (KeyRef kind SEAL), or when it is
+    of the agency's seal profile (:func:`_is_seal_profile`). A personal certificate is never a seal, even
+    a leader's whose organisation is the agency."""
+    registered = [asn1_x509.Certificate.load(der) for der in session.scalars(select(KeyRef.certificate_der).where(
+        KeyRef.agency_id == agency.id, KeyRef.kind == KeyKind.SEAL))]
+    registered_ids = {(format(cert.serial_number, "x"), cert.issuer.human_friendly) for cert in registered}
+    if any((signer.serial, signer.issuer) in registered_ids for signer in signers):
         return True
-    registered = {_cert_id(der) for der in session.scalars(select(KeyRef.certificate_der).where(
-        KeyRef.agency_id == agency.id, KeyRef.kind == KeyKind.SEAL))}
-    return any((signer.serial, signer.issuer) in registered for signer in signers)
+    expected_issuers = {cert.issuer.human_friendly for cert in registered}
+    return any(_is_seal_profile(signer, agency, expected_issuers) for signer in signers)
 
 
-def _cert_id(der: bytes) -> tuple[str, str]:
-    cert = asn1_x509.Certificate.load(der)
-    return format(cert.serial_number, "x"), cert.issuer.human_friendly
+def _is_seal_profile(signer: Signer, agency: Agency, expected_issuers: set[str]) -> bool:
+    """The seal profile (an organisation certificate, as the government CA and ``docsign pki`` issue them):
+    the subject names the agency itself, CN and O both its name in the directory (a personal certificate's
+    CN is the person), with no attribute naming a person (givenName, surname, pseudonym); and it comes from
+    the CA that issued the agency's registered seal certificates, when it has any."""
+    if signer.names_a_person or signer.common_name != agency.name or signer.organization != agency.name:
+        return False
+    return not expected_issuers or signer.issuer in expected_issuers
 
 
 def pdf_attachment(packet: edxml.DocumentPacket) -> bytes:

@@ -27,10 +27,16 @@ def _receipt(verified: bool | None, note: str | None) -> dict[str, Any] | None:
     return {"verified": verified, "note": note}
 
 
-def exchange_summary(session: Session, exchange_id: str) -> dict[str, Any]:
+def exchange_summary(session: Session, exchange_id: str, *, viewer: Agency | None) -> dict[str, Any]:
+    """The exchange as ``viewer`` may see it: the sender sees every delivery, a recipient only its own
+    (:meth:`Exchange.deliveries_seen_by`), any other agency nothing (NotFound). ``viewer=None`` is the
+    installation's operator at the command line, who sees every delivery."""
     exchange = session.get(Exchange, exchange_id)
     if exchange is None:
         raise NotFound(f"no exchange {exchange_id}")
+    deliveries = exchange.deliveries if viewer is None else exchange.deliveries_seen_by(viewer.id)
+    if not deliveries:
+        raise NotFound(f"no exchange {exchange_id} for {viewer.code if viewer else 'anyone'}")
     return {
         "id": exchange.id,
         "document_id": exchange.edxml_document_id,
@@ -55,7 +61,7 @@ def exchange_summary(session: Session, exchange_id: str) -> dict[str, Any]:
                     for e in d.events
                 ],
             }
-            for d in exchange.deliveries
+            for d in deliveries
         ],
         "as_of": _time(utcnow()),
     }

@@ -17,8 +17,9 @@ class Exchange(Base):
 
     __tablename__ = "exchanges"
     __table_args__ = (
-        # A DocumentId names one new document; updates and revocations reuse it (BussinessDocType 1-3).
-        Index("uq_exchanges_new_document_id", "edxml_document_id", unique=True,
+        # A DocumentId names one new document of its sender (other agencies' ids never block it); updates
+        # and revocations reuse it (BussinessDocType 1-3).
+        Index("uq_exchanges_new_document_id", "sender_agency_id", "edxml_document_id", unique=True,
               sqlite_where=text("business_type = 0"), postgresql_where=text("business_type = 0")),
     )
 
@@ -39,6 +40,11 @@ class Exchange(Base):
     revision: Mapped[DocumentRevision] = relationship()
     sender: Mapped[Agency] = relationship()
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="exchange", order_by="Delivery.id")
+
+    def deliveries_seen_by(self, agency_id: int) -> list[Delivery]:
+        """The deliveries an agency may read: every one for the sender, only its own for a recipient (not the
+        other recipients' states, staff or notes), none for anyone else. Decided by :meth:`Delivery.party_of`."""
+        return [d for d in self.deliveries if d.party_of(agency_id) is not None]
 
 
 class Delivery(Base):

@@ -392,7 +392,7 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
         signer_cert = emb.signer_cert
     except Exception as exc:
         return _failed(fq_name, f"The signature value (CMS) cannot be read: {_plain(exc)}"), None
-    signer = _signer(signer_cert)
+    signer = Signer.of_certificate(signer_cert)
     revision = emb.signed_revision
     errors: list[str] = []
     warnings_: list[str] = []
@@ -692,25 +692,6 @@ def _crypto_problem(doc: _Document, emb: EmbeddedPdfSignature, subfilter: str,
 
 
 # -- small translations ------------------------------------------------------------------------
-def _signer(cert: asn1_x509.Certificate) -> Signer:
-    subject = cert.subject.native
-    return Signer(
-        common_name=_first(subject.get("common_name")),
-        organization=_first(subject.get("organization_name")),
-        subject=cert.subject.human_friendly,
-        issuer=cert.issuer.human_friendly,
-        serial=format(cert.serial_number, "x"),
-        not_before=cert.not_valid_before,
-        not_after=cert.not_valid_after,
-    )
-
-
-def _first(value: Any) -> str | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return str(value) if value is not None else None
-
-
 def _timestamp_time(status: PdfSignatureStatus) -> dt.datetime | None:
     ts = status.timestamp_validity
     if ts is not None and ts.intact and ts.valid and ts.trusted:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
+
 REPORT_VERSION = 1
 
 
@@ -48,6 +50,16 @@ class Modifications(StrEnum):
     OTHER = "OTHER"
 
 
+PERSONAL_NAME_ATTRIBUTES = ("given_name", "surname", "pseudonym")
+"""Subject attributes (asn1crypto names) that name a person (RFC 5280 4.1.2.6, X.520)."""
+
+
+def _first(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value) if value is not None else None
+
+
 def _time(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
@@ -70,6 +82,23 @@ class Signer:
     """Certificate serial number, lowercase hex."""
     not_before: dt.datetime
     not_after: dt.datetime
+    names_a_person: bool = False
+    """The subject carries a person's name (givenName, surname or pseudonym): a personal certificate, never
+    an agency's seal."""
+
+    @classmethod
+    def of_certificate(cls, cert: asn1_x509.Certificate) -> Signer:
+        subject = cert.subject.native
+        return cls(
+            common_name=_first(subject.get("common_name")),
+            organization=_first(subject.get("organization_name")),
+            subject=cert.subject.human_friendly,
+            issuer=cert.issuer.human_friendly,
+            serial=format(cert.serial_number, "x"),
+            not_before=cert.not_valid_before,
+            not_after=cert.not_valid_after,
+            names_a_person=any(subject.get(attr) for attr in PERSONAL_NAME_ATTRIBUTES),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

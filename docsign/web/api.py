@@ -66,15 +66,14 @@ def _pdf_upload() -> tuple[bytes, str]:
 
 def _visible_exchange(exchange_id: str) -> Exchange:
     exchange = db().get(Exchange, exchange_id)
-    if exchange is None or not (exchange.sender_agency_id == g.agency.id
-                                or any(d.recipient_agency_id == g.agency.id for d in exchange.deliveries)):
+    if exchange is None or not exchange.deliveries_seen_by(g.agency.id):
         raise NotFound(f"no exchange {exchange_id} for {g.agency.code}")
     return exchange
 
 
 def _visible_delivery(delivery_id: int) -> Delivery:
     delivery = db().get(Delivery, delivery_id)
-    if delivery is None or g.agency.id not in (delivery.recipient_agency_id, delivery.exchange.sender_agency_id):
+    if delivery is None or delivery.party_of(g.agency.id) is None:
         raise NotFound(f"no delivery {delivery_id} for {g.agency.code}")
     return delivery
 
@@ -103,7 +102,7 @@ def send() -> tuple[Response, int]:
     ).validated()  # before the PDF is verified: bad fields are refused at once
     exchange = exchange_service.send(db(), settings(), send_request, pdf, actor=g.actor)
     db().commit()
-    return jsonify(exchange_summary(db(), exchange.id)), 201
+    return jsonify(exchange_summary(db(), exchange.id, viewer=g.agency)), 201
 
 
 @bp.post("/exchanges/import")
@@ -118,13 +117,13 @@ def import_packet() -> tuple[Response, int]:
         raise InvalidInput(f"the packet's From is {packet.message_header.from_.organ_id}, not {g.agency.code}")
     exchange = exchange_service.import_packet(db(), settings(), data, actor=g.actor)
     db().commit()
-    return jsonify(exchange_summary(db(), exchange.id)), 201
+    return jsonify(exchange_summary(db(), exchange.id, viewer=g.agency)), 201
 
 
 @bp.get("/exchanges/<exchange_id>")
 @token_required
 def show(exchange_id: str) -> Response:
-    return jsonify(exchange_summary(db(), _visible_exchange(exchange_id).id))
+    return jsonify(exchange_summary(db(), exchange_id, viewer=g.agency))
 
 
 @bp.get("/exchanges/<exchange_id>/packet")

@@ -48,8 +48,9 @@ SPEC: dict[str, Any] = {
         "/api/v1/exchanges/import": {"post": _op(
             "Send on an edXML packet", {"201": {"description": "The exchange"}, "400": _PROBLEM, "409": _PROBLEM},
             requestBody={"content": {"application/xml": {}}})},
-        "/api/v1/exchanges/{id}": {"get": _op("An exchange and each recipient's status history",
-                                               {"200": {"description": "The exchange"}})},
+        "/api/v1/exchanges/{id}": {"get": _op(
+            "An exchange and its deliveries' status history (a recipient sees only its own delivery)",
+            {"200": {"description": "The exchange"}})},
         "/api/v1/exchanges/{id}/packet": {"get": _op("The exchange's edXML packet",
                                                       {"200": {"description": "edXML", "content": {
                                                           "application/xml": {}}}})},

@@ -279,6 +279,13 @@ def make_document_id(organ_id: str, promulgation_date: date, code_number: str, c
     return f"{organ_id},{promulgation_date.strftime(DATE_FORMAT)},{code_number}/{code_notation}"
 
 
+def document_id_agency(document_id: str) -> str | None:
+    """The agency a structured DocumentId (``<sender OrganId>,<yyyy/MM/dd>,<number>/<notation>``) names: its
+    part before the first comma. None for an opaque one without a comma (other systems' UUIDs)."""
+    first, comma, _ = document_id.partition(",")
+    return first.strip().upper() if comma else None
+
+
 def response_for(header: MessageHeader) -> ResponseFor:
     """The ``ResponseFor`` that points at the document described by ``header``."""
     return ResponseFor(

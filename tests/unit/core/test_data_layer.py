@@ -1,6 +1,7 @@
 """Models, constraints and migrations on every configured backend."""
 
 import datetime as dt
+import uuid
 
 import pytest
 from sqlalchemy import inspect, select
@@ -95,7 +96,7 @@ def test_key_ref_has_exactly_one_owner(session):
 def _exchange(session, sender, document_id="000.00.00.H30,2026/11/26,01/UBND-VP", business_type=0):
     doc = Document(agency=sender, title="Công văn")
     rev = DocumentRevision(document=doc, number=1, sha256="a" * 64, size=1, action="upload")
-    ex = Exchange(id=document_id[-8:] + str(business_type) + str(len(session.new)), document=doc, revision=rev,
+    ex = Exchange(id=str(uuid.uuid4()), document=doc, revision=rev,
                   sender=sender, edxml_document_id=document_id, business_type=business_type, subject="s")
     session.add(ex)
     session.flush()
@@ -119,6 +120,13 @@ def test_a_new_document_id_is_unique_but_updates_may_repeat_it(session):
     _exchange(session, sender, business_type=2)  # an update of the same document is allowed
     with pytest.raises(IntegrityError):
         _exchange(session, sender)
+
+
+def test_document_ids_are_unique_per_sender(session):
+    """Another sender's (opaque) DocumentId never blocks a new document's."""
+    _exchange(session, _agency(session), document_id="2b7f6c1e-5d7a-4c55-9d0e-3f1a2b4c5d6e")
+    opaque = "2b7f6c1e-5d7a-4c55-9d0e-3f1a2b4c5d6e"
+    _exchange(session, _agency(session, "000.00.16.H30", "Sở TT&TT"), document_id=opaque)
 
 
 def test_audit_chain_detects_tampering(session):
