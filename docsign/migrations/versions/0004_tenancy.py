@@ -13,7 +13,7 @@ from alembic import op
 revision = '0004_tenancy'
 # The brief's base is '0003'; chained after the other 0004s of main so this branch has one head (the lead
 # re-chains).
-down_revision = '0004_axis_signatures'
+down_revision = '0004_notify'
 branch_labels = None
 depends_on = None
 
