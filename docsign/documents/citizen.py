@@ -7,10 +7,14 @@ the PDF. Every lookup that does not lead to what was asked (no such token, or a 
 the agency did not make public) raises the same :class:`ResultNotFound`, so nobody can tell the two
 apart.
 
-"Same document" means: the SHA-256 of the uploaded copy equals the issued revision's, or the one of
-a later revision docsign itself made of that document (those only add signatures and timestamps, e.g.
-evidence renewals). A copy someone else extended is not "the same" here: its verification is still
-shown, and says what it says.
+"Same document" means either
+- the SHA-256 of the uploaded copy equals the issued revision's, or the one of a later revision docsign
+  itself made of that document; or
+- the copy is the issued bytes followed by incremental updates that add only validation data and document
+  timestamps (the copy's verification says every signature of the issued revision is intact and its
+  modifications are NONE or LTA_UPDATES): the same document with its evidence extended, by anyone.
+A copy with anything else added (even only another signature, which pyHanko cannot tell apart from form
+filling) is not "the same"; its own verification is shown either way.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from docsign.documents.errors import WrongStage
 from docsign.errors import NotFound
 from docsign.models import Document, DocumentRevision
 from docsign.storage import BlobStore
+from docsign.verification.report import Modifications, VerificationReport
 
 TOKEN_BYTES = 32
 PATH = "/verify/d/"
@@ -100,12 +105,41 @@ class Comparison:
     issued_sha256: str
     matched_revision: int | None
     """The revision number the copy is, when it is one."""
+    extended: bool = False
+    """The copy is the issued document plus only validation data and document timestamps."""
 
 
-def compare(document: Document, data: bytes) -> Comparison:
-    """Is the citizen's copy the issued document (or a later revision docsign made of it)?"""
+EVIDENCE_ONLY = (Modifications.NONE, Modifications.LTA_UPDATES)
+
+
+def compare(document: Document, data: bytes, issued_pdf: bytes, issued_report: VerificationReport | None,
+            copy_report: VerificationReport | None) -> Comparison:
+    """Is the citizen's copy the issued document (byte for byte, or with only evidence added)?"""
     digest = hashlib.sha256(data).hexdigest()
     issued = issued_revision(document)
     matched = next((r.number for r in document.revisions if r.number >= issued.number and r.sha256 == digest), None)
-    return Comparison(same=matched is not None, sha256=digest, issued_sha256=issued.sha256,
-                      matched_revision=matched)
+    extended = matched is None and _only_evidence_added(data, issued_pdf, issued_report, copy_report)
+    return Comparison(same=matched is not None or extended, sha256=digest, issued_sha256=issued.sha256,
+                      matched_revision=matched, extended=extended)
+
+
+def _only_evidence_added(data: bytes, issued_pdf: bytes, issued_report: VerificationReport | None,
+                         copy_report: VerificationReport | None) -> bool:
+    """The issued signatures that covered the whole issued file (modifications NONE there) see at most
+    LTA updates in the copy; every other issued signature sees no more change than it did when issued."""
+    if issued_report is None or copy_report is None or len(data) <= len(issued_pdf):
+        return False
+    if not data.startswith(issued_pdf):  # an incremental update keeps every earlier byte
+        return False
+    in_copy = {s.field: s for s in copy_report.signatures}
+    if not issued_report.signatures or any(s.field not in in_copy for s in issued_report.signatures):
+        return False
+    covering_all = {s.field for s in issued_report.signatures if s.modifications is Modifications.NONE}
+    if not covering_all:
+        return False
+    for before in issued_report.signatures:
+        after = in_copy[before.field]
+        allowed = EVIDENCE_ONLY if before.field in covering_all else (before.modifications, *EVIDENCE_ONLY)
+        if not after.integrity or after.modifications not in allowed:
+            return False
+    return True

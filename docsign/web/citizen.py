@@ -58,12 +58,13 @@ def _page(token: str, *, upload: bool) -> Any:
         public_verify._limit()
         document = citizen.find(db(), token)
         issued = citizen.issued_revision(document)
-        check = _check(citizen.issued_bytes(settings(), document))
+        issued_pdf = citizen.issued_bytes(settings(), document)
+        check = _check(issued_pdf)
         comparison = copy_check = None
         if upload:
             data = public_verify._upload()
-            comparison = citizen.compare(document, data)
             copy_check = _check(data)
+            comparison = citizen.compare(document, data, issued_pdf, check.report, copy_check.report)
     except DocsignError as exc:
         return _error_page(exc)
     response = current_app.make_response(render_template(

@@ -70,6 +70,29 @@ def decode_qr_from_pdf(pdf: bytes, tmp: Path) -> list[str]:
     return [r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
 
 
+def with_document_timestamp(pdf: bytes, tsa_url: str) -> bytes:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers, timestamps
+
+    out = io.BytesIO()
+    signers.PdfTimeStamper(timestamps.HTTPTimeStamper(tsa_url, timeout=10)).timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), md_algorithm="sha256", output=out)
+    assert out.getvalue().startswith(pdf)
+    return out.getvalue()
+
+
+def with_content_added(pdf: bytes) -> bytes:
+    from pyhanko.pdf_utils.generic import StreamObject
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    writer.add_stream_to_page(0, writer.add_object(StreamObject(stream_data=b"0 0 1 rg 50 50 200 80 re f")))
+    out = io.BytesIO()
+    writer.write(out)
+    assert out.getvalue().startswith(pdf)
+    return out.getvalue()
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("citizen")
@@ -176,6 +199,12 @@ def test_the_citizens_copy_is_compared_with_the_issued_revision(world):
     status, page = upload(result.pdf)
     assert status == 200 and "Đúng là văn bản đã ban hành" in page
     assert 'class="verdict green" role="status" id="comparison"' in page
+    # the issued bytes with a document timestamp added (evidence extended, by anyone): the same document
+    status, page = upload(with_document_timestamp(result.pdf, settings.tsa_url))
+    assert status == 200 and "chỉ được bổ sung dấu thời gian" in page.split('id="comparison"')[1]
+    # the issued bytes with a page's content changed in an incremental update: the prefix is not enough
+    status, page = upload(with_content_added(result.pdf))
+    assert status == 200 and "Không phải văn bản đã ban hành" in page
     # the other result of the same agency, validly signed, is not this document
     other = stored(settings, world.ids["plain"]).pdf
     status, page = upload(other)
