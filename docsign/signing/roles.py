@@ -104,9 +104,10 @@ def seal_layout(request: SignRequest, cert: asn1_x509.Certificate) -> Layout:
     def build(w: float, h: float) -> Sequence[Item]:
         if qr is None:
             return [Picture(image, 0, 0, w, h)]
-        # one-stop-shop result: the seal shrinks to the upper left, the QR takes the lower right corner
+        # one-stop-shop result: the seal shrinks to the upper right, the QR takes the lower left corner
+        # (away from the leader's name, which is centred under the signature to the right)
         side = min(w, h) * 0.45
-        return [Picture(image, 0, side * 0.6, w - side * 0.6, h - side * 0.6), Picture(qr, w - side, 0, side, side)]
+        return [Picture(image, side * 0.6, side * 0.6, w - side * 0.6, h - side * 0.6), Picture(qr, 0, 0, side, side)]
 
     return build
 
