@@ -457,6 +457,44 @@ def user_add(login: str, full_name: str, agency_code: str, role: str, position: 
         click.echo(f"added user {added.login} ({role}) in {agency_code}")
 
 
+@user.command("passwd")
+@click.argument("login")
+@click.option("--password-env", default="DOCSIGN_NEW_PASSWORD", show_default=True,
+              help="Environment variable holding the new password (never on the command line).")
+def user_passwd(login: str, password_env: str) -> None:
+    """Set a new password; the user's open sessions end."""
+    from docsign.accounts import set_password
+    from docsign.errors import InvalidInput
+
+    password = os.environ.get(password_env)
+    if not password:
+        raise InvalidInput(f"set the new password in the environment variable {password_env}")
+    with db_session() as session:
+        changed = set_password(session, login, password, actor="cli")
+        click.echo(f"new password for {changed.login}; the sessions open before have ended")
+
+
+@user.command("disable")
+@click.argument("login")
+def user_disable(login: str) -> None:
+    """Stop a user at once: no login, and the sessions open now end."""
+    from docsign.accounts import set_active
+
+    with db_session() as session:
+        changed = set_active(session, login, False, actor="cli")
+        click.echo(f"disabled {changed.login}")
+
+
+@user.command("enable")
+@click.argument("login")
+def user_enable(login: str) -> None:
+    from docsign.accounts import set_active
+
+    with db_session() as session:
+        changed = set_active(session, login, True, actor="cli")
+        click.echo(f"enabled {changed.login}")
+
+
 @cli.group()
 def token() -> None:
     """API tokens for agencies' systems."""
@@ -465,13 +503,48 @@ def token() -> None:
 @token.command("create")
 @click.option("--agency", "agency_code", required=True)
 @click.option("--name", default="api", show_default=True)
-def token_create(agency_code: str, name: str) -> None:
+@click.option("--expires-days", type=click.IntRange(1, 3650), default=365, show_default=True,
+              help="Days until the token stops working.")
+@click.option("--no-expiry", is_flag=True, help="A token that does not expire (revoke it when it is no longer used).")
+def token_create(agency_code: str, name: str, expires_days: int, no_expiry: bool) -> None:
     from docsign.accounts import create_token
 
     with db_session() as session:
-        row, plain = create_token(session, agency_code, name, actor="cli")
+        row, plain = create_token(session, agency_code, name, actor="cli",
+                                  expires_in_days=None if no_expiry else expires_days)
         click.echo(plain)
-        click.echo(f"token {row.prefix}… for {agency_code}: shown once, store it now", err=True)
+        until = f"until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else "without expiry"
+        click.echo(f"token {row.prefix}… for {agency_code}, {until}: shown once, store it now", err=True)
+
+
+@token.command("list")
+@click.option("--agency", "agency_code", help="Only this agency's tokens.")
+def token_list(agency_code: str | None) -> None:
+    """Tokens with their prefix, agency, name, expiry, last use and state (never the token itself)."""
+    from docsign.accounts import list_tokens
+    from docsign.models import utcnow
+
+    def when(moment) -> str:  # type: ignore[no-untyped-def]
+        return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+    now = utcnow()
+    with db_session() as session:
+        for row in list_tokens(session, agency_code):
+            state = ("revoked" if row.revoked_at else "expired" if row.expires_at and row.expires_at <= now
+                     else "active")
+            click.echo(f"{row.prefix}  {row.agency.code:<14} {state:<8} expires {when(row.expires_at):<16} "
+                       f"last used {when(row.last_used_at):<16} {row.name}")
+
+
+@token.command("revoke")
+@click.argument("prefix")
+def token_revoke(prefix: str) -> None:
+    """Revoke the token with this prefix (as `docsign token list` shows it): refused from now on."""
+    from docsign.accounts import revoke_token
+
+    with db_session() as session:
+        row = revoke_token(session, prefix, actor="cli")
+        click.echo(f"revoked token {row.prefix}… of {row.agency.code}")
 
 
 @cli.group()

@@ -68,6 +68,15 @@ class Settings:
     """This system's systemId on the axis (DOCSIGN_AXIS_SYSTEM_ID)."""
     axis_secret: str | None = None
     """The secret the axis issued with the systemId (DOCSIGN_AXIS_SECRET); keys the request HMAC."""
+    login_rate: tuple[int, int] | None = (60, 60)
+    """Login attempts (POST /login) allowed per client IP, as verify_rate (DOCSIGN_LOGIN_RATE)."""
+    ratelimit_storage: str = "database"
+    """Where the rate limits count, shared by every web process: "database" (the main database) or a
+    redis:// URL (DOCSIGN_RATELIMIT_STORAGE; by default the broker when the broker is Redis)."""
+    session_hours: int = 8
+    """A login lasts at most this long (DOCSIGN_SESSION_HOURS)."""
+    secure_cookies: bool = False
+    """Cookies only over HTTPS (DOCSIGN_SECURE_COOKIES=1 behind a TLS proxy)."""
 
     @property
     def embedded_database(self) -> bool:
@@ -140,6 +149,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         _check_url("DOCSIGN_AXIS_URL", axis_url, {"http", "https"})
         if not (get("AXIS_SYSTEM_ID") and get("AXIS_SECRET")):
             raise ConfigError("DOCSIGN_AXIS_URL needs DOCSIGN_AXIS_SYSTEM_ID and DOCSIGN_AXIS_SECRET")
+    login_rate = _rate_setting(get, "LOGIN_RATE", "60/minute")
+    ratelimit_storage = get("RATELIMIT_STORAGE") or (
+        broker_url if urlsplit(broker_url).scheme in {"redis", "rediss"} else "database")
+    if ratelimit_storage != "database":
+        _check_url("DOCSIGN_RATELIMIT_STORAGE", ratelimit_storage, {"redis", "rediss"})
+    session_hours = _int_setting(get, "SESSION_HOURS", 8, 1, 24 * 30, "a whole number of hours")
+    secure_cookies = _bool_setting(get, "SECURE_COOKIES")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -162,7 +178,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         axis_url=axis_url.rstrip("/") if axis_url else None,
         axis_system_id=get("AXIS_SYSTEM_ID"),
         axis_secret=get("AXIS_SECRET"),
+        login_rate=login_rate,
+        ratelimit_storage=ratelimit_storage,
+        session_hours=session_hours,
+        secure_cookies=secure_cookies,
     )
+
+
+def _bool_setting(get, name: str) -> bool:  # type: ignore[no-untyped-def]
+    raw = (get(name) or "0").lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"DOCSIGN_{name} must be 1 or 0 (true or false), not {raw!r}")
 
 
 def _int_setting(get, name: str, default: int, low: int, high: int, what: str) -> int:  # type: ignore[no-untyped-def]
@@ -174,13 +203,6 @@ def _int_setting(get, name: str, default: int, low: int, high: int, what: str) -
     if not low <= value <= high:
         raise ConfigError(f"DOCSIGN_{name} must be between {low} and {high}, not {value}")
     return value
-
-
-def _bool_setting(get, name: str) -> bool:  # type: ignore[no-untyped-def]
-    raw = (get(name) or "0").lower()
-    if raw not in {"0", "1", "true", "false", "yes", "no", "on", "off"}:
-        raise ConfigError(f"DOCSIGN_{name} must be 1 or 0, not {raw!r}")
-    return raw in {"1", "true", "yes", "on"}
 
 
 _RATE_PERIODS = {"second": 1, "s": 1, "minute": 60, "min": 60, "m": 60, "hour": 3600, "h": 3600}
@@ -228,7 +250,14 @@ def prepare_data_dir(settings: Settings) -> None:
     """Create the data directory layout; a read-only or unusable location is one clear error."""
     try:
         for path in (settings.data_dir, settings.blob_dir, settings.data_dir / "tmp"):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Keys, secrets, documents and the database live here: nobody else on the machine reads them.
+        if settings.data_dir.stat().st_uid == os.getuid():
+            os.chmod(settings.data_dir, 0o700)
+        for url in (settings.database_url, settings.broker_url):
+            sqlite_file = sqlite_path(url)
+            if sqlite_file is not None and sqlite_file.parent.is_dir():
+                create_private_file(sqlite_file)
         probe = settings.data_dir / f".write-probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
@@ -236,6 +265,34 @@ def prepare_data_dir(settings: Settings) -> None:
         raise StorageError(f"the data directory {settings.data_dir} is not writable ({exc.strerror})") from None
     settings.secret_key  # noqa: B018 - generated once, now, while the directory is known writable
     settings.keystore_passphrase  # noqa: B018
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (database or kombu broker), None for other URLs and in-memory SQLite."""
+    scheme, sep, rest = url.partition(":///")
+    if not sep or scheme not in {"sqlite", "sqlite+pysqlite", "sqla+sqlite"}:
+        return None
+    path = rest.split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only (0600), or make an existing one so.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so this covers them too. An
+    existing file is never opened: closing any descriptor of a SQLite file drops the locks this
+    process's connections hold on it (POSIX advisory locks), which corrupts the WAL index."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        try:
+            info = path.stat()
+            if info.st_uid == os.getuid() and info.st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except OSError as exc:
+            raise StorageError(f"cannot make {path} private ({exc.strerror})") from None
+    except OSError as exc:
+        raise StorageError(f"cannot create {path} ({exc.strerror})") from None
 
 
 def read_or_create_secret(path: Path) -> str:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from docsign.errors import ServiceUnavailable
+from docsign.config import create_private_file, sqlite_path
+from docsign.errors import ServiceUnavailable, StorageError
 
 
 @lru_cache(maxsize=8)
 def get_engine(database_url: str) -> Engine:
     """One engine per URL per process (engines pool connections and are expensive to make)."""
     if database_url.startswith("sqlite"):
+        sqlite_file = sqlite_path(database_url)
+        if sqlite_file is not None and sqlite_file.parent.is_dir():
+            with suppress(StorageError):  # SQLite itself then says why it cannot open the file
+                create_private_file(sqlite_file)  # before SQLite creates it with the umask's mode
         engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -50,6 +55,14 @@ def session_scope(database_url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def dialect_insert(bind: Engine | Session):  # type: ignore[no-untyped-def]
+    """``insert`` of the bind's dialect, for ``on_conflict_do_update``/``do_nothing`` (SQLite and PostgreSQL)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
 
 def check_database(database_url: str) -> None:

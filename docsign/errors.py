@@ -96,6 +96,20 @@ class AuthenticationRequired(DocsignError):
     title = "Authentication required"
 
 
+class TooManyAttempts(DocsignError):
+    """Too many tries in a row (wrong passwords): refused until ``retry_after`` seconds have passed."""
+
+    http_status = 429
+    exit_code = EX_TEMPFAIL
+    retryable = True
+    code = "rate_limited"
+    title = "Too many attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermissionDenied(DocsignError):
     http_status = 403
     exit_code = EX_NOPERM

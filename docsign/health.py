@@ -34,8 +34,20 @@ def check_keys(settings: Settings) -> str:
     if not settings.keys_dir.is_dir():
         raise ServiceUnavailable(f"the keys directory {settings.keys_dir} does not exist")
     if demo.demo_pki_exists(settings):
-        demo.load_demo_pki(settings)
-        return "demo PKI loaded"
+        # The key files are there and readable; decrypting them (a key derivation per key) is left to
+        # the code that signs, so that a health probe costs next to nothing.
+        key_files = sorted(demo.demo_dir(settings).glob("*.key.pem"))
+        if not key_files:
+            raise ServiceUnavailable("the demo PKI has no key files")
+        for path in key_files:
+            try:
+                with path.open("rb") as fh:
+                    if not fh.read(64).startswith(b"-----BEGIN"):
+                        raise ServiceUnavailable(f"{path.name} is not a PEM key file")
+            except OSError as exc:
+                raise ServiceUnavailable(f"cannot read {path.name} ({exc.strerror})") from None
+        settings.keystore_passphrase  # noqa: B018 - readable, or StorageError
+        return f"demo PKI: {len(key_files)} key files"
     return "no demo PKI"
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from docsign import audit
+from docsign import audit, validation
 from docsign.config import Settings
 from docsign.documents import citizen, register
 from docsign.documents.errors import SigningRefused, WrongStage
@@ -297,15 +297,10 @@ def upload_document(session: Session, settings: Settings, actor: Actor, stream: 
                     file_name: str | None = None) -> Document:
     """A clerk's new draft: the PDF goes to the blob store (size-limited, type-checked) as revision 1."""
     require(actor, Action.UPLOAD)
-    title = (title or "").strip()
-    if not title:
-        raise InvalidInput("the subject (trích yếu) is required")
-    if len(title) > 500:
-        raise InvalidInput("the subject (trích yếu) has at most 500 characters")
-    document_type = (document_type or "").strip() or None
-    if document_type and len(document_type) > 100:
-        raise InvalidInput("the document type has at most 100 characters")
-    notation = _clean_notation(notation)
+    # A title with control characters could never be sent (edXML refuses it): refused here, at the door.
+    title = validation.text(title, "the subject (trích yếu)", max_length=500, required=True) or ""
+    document_type = validation.text(document_type, "the document type", max_length=100)
+    notation = validation.notation(notation)
     head = stream.read(len(PDF_MAGIC))
     if head != PDF_MAGIC:
         raise UnsupportedMediaType("the file is not a PDF: a PDF starts with %PDF-; save the document as PDF "
@@ -323,14 +318,6 @@ def upload_document(session: Session, settings: Settings, actor: Actor, stream: 
     return document
 
 
-def _clean_notation(notation: str | None) -> str | None:
-    notation = (notation or "").strip().upper() or None
-    if notation and (len(notation) > 30 or any(c.isspace() for c in notation) or "/" in notation):
-        raise InvalidInput("the notation (ký hiệu) is a short code such as UBND-VP: at most 30 characters, "
-                           "no spaces or '/'")
-    return notation
-
-
 # -- signing -----------------------------------------------------------------------------------------
 
 def approve_document(session: Session, settings: Settings, actor: Actor, document_id: int, *,
@@ -340,9 +327,7 @@ def approve_document(session: Session, settings: Settings, actor: Actor, documen
     document = get_document(session, actor, document_id)  # another agency's document: 404 whatever the role
     require(actor, Action.APPROVE)
     _expect(session, document, {Stage.DRAFT}, "only a draft waiting for approval can be approved", expected_revision)
-    prefix = (signing_prefix or "").strip() or None
-    if prefix and len(prefix) > 100:
-        raise InvalidInput("the signing authority line (TM., KT. ...) has at most 100 characters")
+    prefix = validation.text(signing_prefix, "the signing authority line (TM., KT. ...)", max_length=100)
     request = SignRequest(level=_level(level), role=SignRole.APPROVE, tsa_url=settings.tsa_url,
                           signer_name=actor.full_name, position=actor.position, signing_prefix=prefix)
     return _sign(session, settings, actor, document, f"user:{actor.login}", KeyKind.PERSONAL, request, "approve")
@@ -362,11 +347,9 @@ def issue_document(session: Session, settings: Settings, actor: Actor, document_
     require(actor, Action.ISSUE)
     _expect(session, document, {Stage.APPROVED}, "only a document the leader approved can be issued",
             expected_revision)
-    expected = int(_clean_number(number)) if (number or "").strip() else None
+    expected = int(validation.document_number(number)) if (number or "").strip() else None
     sign_level = _level(level)
-    clean_notation = _clean_notation(notation)
-    if not clean_notation:
-        raise InvalidInput("the notation (ký hiệu, e.g. UBND-VP) is required to issue a document")
+    clean_notation = validation.notation(notation, required=True) or ""
     agency = session.get(Agency, actor.agency_id)
     assert agency is not None
     entry = register.take_number(session, actor.agency_id, kind=register.parse_kind(book), issued_on=register.today(),
@@ -402,13 +385,6 @@ def suggest_number(session: Session, actor: Actor, today: dt.date | None = None,
     kind = register.parse_kind(book)
     series = register.series_for(kind, type_name) if kind is BookKind.LEGAL else ""
     return f"{register.next_number(session, actor.agency_id, kind, series, today):02d}"
-
-
-def _clean_number(number: str) -> str:
-    number = (number or "").strip()
-    if not number.isdigit() or len(number) > 11 or int(number) < 1:
-        raise InvalidInput("the number (số) is a whole number such as 05")
-    return number.zfill(2)
 
 
 def _level(value: str) -> Level:
@@ -464,6 +440,9 @@ def _sign(session: Session, settings: Settings, actor: Actor, document: Document
             blob = store.put_file(target)
     except DocsignError as exc:
         raise SigningRefused(exc) from exc
+    except RecursionError:  # a PDF whose objects nest deeper than the parser's stack: unreadable input
+        raise SigningRefused(InvalidInput("the PDF's objects are nested too deeply to be read; print it to a "
+                                          "new PDF and upload that file")) from None
     cert = handle.certificate
     revision = DocumentRevision(number=current.number + 1, sha256=blob.key, size=blob.size, action=action,
                                 created_by_id=actor.user_id)
@@ -617,7 +596,7 @@ def change_status(session: Session, settings: Settings, actor: Actor, delivery_i
         side = "receiving" if party is Party.SENDER else "sending"
         raise PermissionDenied(f"status {status.value} ({status.label_en.lower()}) is given by the {side} agency")
     require(actor, action)
-    note = (note or "").strip()[:500] or None
+    note = validation.text(note, "the note", max_length=500, multiline=True)
     text = f"{status.label_vi} / {status.label_en}" + (f": {note}" if note else "")
     return exchange_service.record_status(session, settings, delivery.id, status.value,
                                           by_agency_code=actor.agency_code, actor=actor.audit_name,

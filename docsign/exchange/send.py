@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from docsign import audit
+from docsign import audit, validation
 from docsign.config import Settings
 from docsign.documents import register
 from docsign.errors import Conflict, InvalidInput, NotFound
@@ -71,6 +71,20 @@ class SendRequest:
     signer: edxml.SignerInfo | None = None
     """Who signed, when the caller knows (default: the document's approval, else the PDF's personal signature)."""
 
+    def validated(self) -> SendRequest:
+        """The request with its typed fields checked by the rules the web form uses (docsign.validation)."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            subject=validation.text(self.subject, "the subject (trích yếu)", max_length=500, required=True) or "",
+            code_number=None if self.code_number is None else validation.document_number(self.code_number),
+            code_notation=validation.notation(self.code_notation, required=True) or "",
+            type_name=validation.text(self.type_name, "the document type", max_length=100, required=True) or "",
+            priority=validation.whole_number(self.priority, "priority", low=0, high=4),
+            file_name=validation.text(self.file_name, "the file name", max_length=200) or "document.pdf",
+        )
+
 
 def packet_fields(*, content: str | None = None, due_date: str | None = None, steering_type: str | None = None,
                   to_places: str | Sequence[str] | None = None) -> dict[str, Any]:
@@ -107,6 +121,7 @@ def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes,
     ``document`` is the sender's document these bytes are the current revision of (the web UI's
     case); without it (a file from the command line or the API) a document is filed for them.
     """
+    request = request.validated()
     sender = get_agency(session, request.sender_code)
     recipients = _recipients(session, sender, request.recipient_codes)
     report = verify(settings, pdf)

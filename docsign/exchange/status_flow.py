@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from docsign import audit
+from docsign import audit, validation
 from docsign.config import Settings
 from docsign.errors import Conflict, DocsignError, NotFound, PermissionDenied
 from docsign.exchange import edxml, receipts
@@ -84,6 +84,8 @@ def record_status(session: Session, settings: Settings, delivery_id: int, code: 
     if party is None:
         raise PermissionDenied(f"{by.code} is neither the sender nor the recipient of this delivery")
     status = StatusCode.parse(code)
+    staff = validation.text(staff, "staff", max_length=100)
+    description = validation.text(description, "description", max_length=1000, multiline=True)
     if status in (StatusCode.ARRIVED, StatusCode.REJECTED) and delivery.state == DeliveryState.QUEUED:
         raise Conflict("01 and 02 are given by the receiving system when the document arrives")
     target = next_state(delivery.state, status, by=party, before_recall=delivery.before_recall)

@@ -7,6 +7,7 @@ from docsign.models.documents import Document, DocumentOrigin, DocumentRevision,
 from docsign.models.exchange import AxisMessage, Delivery, Exchange, OutboxMessage, StatusEvent
 from docsign.models.keys import KeyKind, KeyRef, KeySource
 from docsign.models.registers import ArrivalEntry, BookKind, OutgoingEntry, RegisterBook
+from docsign.models.throttle import LoginThrottle, RateLimitCounter
 
 __all__ = [
     "Agency",
@@ -25,8 +26,10 @@ __all__ = [
     "KeyKind",
     "KeyRef",
     "KeySource",
+    "LoginThrottle",
     "OutboxMessage",
     "OutgoingEntry",
+    "RateLimitCounter",
     "RegisterBook",
     "Role",
     "Signature",

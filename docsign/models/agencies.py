@@ -89,6 +89,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     """argon2id hash (docsign.security)."""
     active: Mapped[bool] = mapped_column(default=True)
+    session_version: Mapped[int] = mapped_column(default=0)
+    """Kept in the session cookie at login; raising it (login, logout, password change, disable) ends every
+    session that carries an older one, on the server, whatever the cookie says."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     agency: Mapped[Agency] = relationship(back_populates="users")
@@ -109,6 +112,8 @@ class ApiToken(Base):
     scopes: Mapped[str] = mapped_column(String(200), default="documents exchanges")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+    """After this the token is refused; None for a token that does not expire."""
     revoked_at: Mapped[dt.datetime | None]
 
     agency: Mapped[Agency] = relationship()

@@ -15,7 +15,7 @@ from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from docsign import accounts
+from docsign import accounts, validation
 from docsign.errors import AuthenticationRequired, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from docsign.exchange import service as exchange_service
 from docsign.exchange.directory import list_agencies
@@ -92,19 +92,15 @@ def send() -> tuple[Response, int]:
     """Send a sealed PDF: multipart ``file`` plus form fields ``to`` (comma-separated codes) and ``subject``."""
     pdf, name = _pdf_upload()
     form = request.form
-    priority = form.get("priority", "0")
-    if not priority.isdigit():
-        raise InvalidInput("priority must be 0-4")
     send_request = exchange_service.SendRequest(
         sender_code=g.agency.code, recipient_codes=tuple(form.get("to", "").split(",")),
-        subject=form.get("subject", "").strip(), file_name=name, code_number=form.get("number") or None,
+        subject=form.get("subject", ""), file_name=name, code_number=form.get("number") or None,
         code_notation=form.get("notation") or "VP", type_name=form.get("type_name") or "Công văn",
-        priority=int(priority),
+        priority=validation.whole_number(form.get("priority"), "priority", low=0, high=4, default=0),
         **exchange_service.packet_fields(content=form.get("content"), due_date=form.get("due_date"),
                                          steering_type=form.get("steering_type"),
-                                         to_places=form.getlist("to_place")))
-    if not send_request.subject:
-        raise InvalidInput("subject (trích yếu) is required")
+                                         to_places=form.getlist("to_place")),
+    ).validated()  # before the PDF is verified: bad fields are refused at once
     exchange = exchange_service.send(db(), settings(), send_request, pdf, actor=g.actor)
     db().commit()
     return jsonify(exchange_summary(db(), exchange.id)), 201
@@ -147,7 +143,8 @@ def inbox() -> Response:
              .where(Delivery.recipient_agency_id == g.agency.id).order_by(Delivery.id.desc()))
     if request.args.get("state"):
         query = query.where(Delivery.state == request.args["state"])
-    rows = db().scalars(query.limit(min(int(request.args.get("limit", "100") or 100), 500))).all()
+    limit = validation.whole_number(request.args.get("limit"), "limit", low=1, high=500, default=100)
+    rows = db().scalars(query.limit(limit)).all()
     return jsonify([{"delivery_id": d.id, "exchange_id": d.exchange_id, "state": d.state,
                      "document_id": d.exchange.edxml_document_id, "subject": d.exchange.subject,
                      "from": {"code": d.exchange.sender.code, "name": d.exchange.sender.name},
@@ -161,7 +158,9 @@ def delivered_document(delivery_id: int) -> Response:
     if delivery.recipient_agency_id != g.agency.id or delivery.inbox_document is None:
         raise NotFound("the document has not arrived in this agency's inbox")
     data = BlobStore(settings().blob_dir).read_bytes(delivery.inbox_document.revisions[-1].sha256)
-    return Response(data, mimetype="application/pdf")
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="delivery-{delivery_id}.pdf"',
+                             "Cache-Control": "private, no-store"})
 
 
 @bp.post("/deliveries/<int:delivery_id>/status")

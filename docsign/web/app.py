@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from flask_wtf import CSRFProtect
 
 from docsign.config import Settings, load_settings, prepare_data_dir
-from docsign.web import api, auth, citizen, context, documents, errors, health, i18n, pki, registers, ui, verify
+from docsign.web import (
+    api,
+    auth,
+    citizen,
+    context,
+    documents,
+    errors,
+    health,
+    i18n,
+    limiter,
+    pki,
+    registers,
+    ui,
+    verify,
+)
 
 csrf = CSRFProtect()
 
@@ -24,6 +39,9 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
         WTF_CSRF_TIME_LIMIT=None,
         JSON_AS_ASCII=False,
     )
@@ -39,6 +57,8 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     for blueprint in (ui.bp, health.bp, pki.bp, verify.bp, citizen.bp, documents.bp, registers.bp, api.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(pki.bp)  # protocol endpoints (OCSP, TSA) take binary POSTs from other programs
+    limiter.init_app(app, settings)
+    app.after_request(_security_headers)
     _check_verification_speedups(app)
     return app
 
@@ -48,6 +68,23 @@ def _check_verification_speedups(app: Flask) -> None:
     from docsign.verification import speedups
 
     speedups.log_startup_check(app.logger)
+
+
+SECURITY_HEADERS = {
+    # No scripts at all, styles from the app only, never inside another site's frame.
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'; img-src 'self' data:",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def _load_pki(settings: Settings):  # type: ignore[no-untyped-def]

@@ -1,15 +1,27 @@
-"""Logins for people (Flask-Login sessions) and the identity the views see."""
+"""Logins for people (Flask-Login sessions) and the identity the views see.
+
+The session cookie is signed, not stored, so it cannot be taken back by itself: it carries the user's
+session version (``users.session_version``) and the login time, and a request counts as logged in only
+while the version is still the user's current one (raised at login, logout, password change and
+disable) and the login is younger than ``DOCSIGN_SESSION_HOURS``.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from flask import Flask
-from flask_login import LoginManager, UserMixin
+from flask import Flask, session
+from flask_login import LoginManager, UserMixin, login_user, logout_user
 from sqlalchemy import select
 
 from docsign.models import User
-from docsign.web.context import db
+from docsign.web.context import db, settings
+
+SESSION_VERSION = "sv"
+LOGIN_TIME = "login_at"
+KEPT_ON_LOGIN = ("lang",)
+"""Session entries that survive logging in and out (everything else starts afresh)."""
 
 login_manager = LoginManager()
 
@@ -40,8 +52,33 @@ def _snapshot(user: User) -> CurrentUser:
 def _load_user(user_id: str) -> CurrentUser | None:
     if not user_id.isdigit():
         return None
+    login_at = session.get(LOGIN_TIME)
+    if not isinstance(login_at, int) or time.time() - login_at > settings().session_hours * 3600:
+        return None
     user = db().scalar(select(User).where(User.id == int(user_id), User.active.is_(True)))
-    return _snapshot(user) if user else None
+    if user is None or session.get(SESSION_VERSION) != user.session_version:
+        return None
+    return _snapshot(user)
+
+
+def _fresh_session() -> None:
+    kept = {key: session[key] for key in KEPT_ON_LOGIN if key in session}
+    session.clear()
+    session.update(kept)
+
+
+def start(user: User, session_version: int) -> None:
+    """Log ``user`` in with a fresh session (nothing of the anonymous one but the language is kept)."""
+    _fresh_session()
+    login_user(_snapshot(user))
+    session[SESSION_VERSION] = session_version
+    session[LOGIN_TIME] = int(time.time())
+    session.permanent = True
+
+
+def end() -> None:
+    logout_user()
+    _fresh_session()
 
 
 def snapshot(user: User) -> CurrentUser:

@@ -4,8 +4,8 @@ No login. The page verifies the issued PDF (:func:`docsign.verification.verify`,
 callers' bounded pool) and shows the verdict, the issuing agency and the issue time; the PDF is offered
 for download only when the agency made it public; otherwise the citizen uploads the copy they hold and
 sees whether it is the same document (:func:`docsign.documents.citizen.compare`) and its verification.
-Every request takes a token from the public verifier's per-IP rate limit first. An unknown token and a
-download the agency did not allow get one and the same 404 (:class:`ResultNotFound`).
+Every request counts against the public verifier's per-IP rate limit (:mod:`docsign.web.limiter`). An
+unknown token and a download the agency did not allow get one and the same 404 (:class:`ResultNotFound`).
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ def _check(data: bytes) -> SignatureCheck:
 
 def _page(token: str, *, upload: bool) -> Any:
     try:
-        public_verify._limit()
         document = citizen.find(db(), token)
         issued = citizen.issued_revision(document)
         issued_pdf = citizen.issued_bytes(settings(), document)
@@ -89,7 +88,6 @@ def compare_copy(token: str) -> Any:
 @bp.get("/verify/d/<token>/pdf")
 def download(token: str) -> Any:
     try:
-        public_verify._limit()
         document, data = citizen.public_pdf(db(), settings(), token)
     except DocsignError as exc:
         return _error_page(exc)

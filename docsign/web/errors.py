@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from docsign.errors import DocsignError
@@ -35,6 +36,14 @@ def init_app(app: Flask) -> None:
             return problem_for(exc)
         return render_template("error.html", status=exc.http_status, title=exc.title,
                                detail=exc.message), exc.http_status
+
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(exc: RateLimitExceeded):  # type: ignore[no-untyped-def]
+        # Flask-Limiter adds Retry-After and the X-RateLimit-* headers to this response.
+        detail = f"Too many requests from your address (limit: {exc.description}); try again later."
+        if _wants_problem_json():
+            return problem(429, "Too many requests", detail, "rate_limited")
+        return render_template("error.html", status=429, title="Too many requests", detail=detail), 429
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

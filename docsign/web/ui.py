@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import PasswordField, StringField
@@ -11,10 +14,9 @@ from wtforms.validators import DataRequired, Length
 
 from docsign import accounts, audit
 from docsign.documents import service as document_service
-from docsign.errors import AuthenticationRequired
+from docsign.errors import AuthenticationRequired, TooManyAttempts
 from docsign.models import Agency, KeyRef
-from docsign.web import documents
-from docsign.web.auth import snapshot
+from docsign.web import auth, documents
 from docsign.web.context import db
 from docsign.web.i18n import t
 
@@ -37,27 +39,48 @@ def login():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         session = db()
         try:
-            user = accounts.authenticate(session, form.login.data or "", form.password.data or "")
+            user = accounts.authenticate(session, form.login.data or "", form.password.data or "",
+                                         client=request.remote_addr)
+        except TooManyAttempts as exc:
+            flash(t(f"Đăng nhập sai quá nhiều lần; hãy thử lại sau {exc.retry_after} giây.",
+                    f"Too many wrong passwords; try again in {exc.retry_after} s."), "error")
+            return render_template("login.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
         except AuthenticationRequired:
             audit.record(session, "anonymous", "login.failed", details={"login": (form.login.data or "")[:64]})
-            session.commit()
+            session.commit()  # with the failure counts of the back-off
             flash(t("Sai tên đăng nhập hoặc mật khẩu.", "Wrong login or password."), "error")
             return render_template("login.html", form=form), 401
+        version = accounts.start_session(session, user)
         audit.record(session, f"user:{user.login}", "login", agency_id=user.agency_id)
         session.commit()
-        login_user(snapshot(user))
-        target = request.args.get("next", "")
-        # Only same-site relative targets: an open redirect would help phishing.
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("ui.dashboard")
-        return redirect(target)
+        auth.start(user, version)
+        return redirect(safe_next(request.args.get("next", "")) or url_for("ui.dashboard"))
     return render_template("login.html", form=form)
+
+
+def safe_next(target: str) -> str | None:
+    r"""``target`` when it is a path of this site, else None: an open redirect would help phishing.
+
+    Browsers drop tabs and newlines inside URLs and read a backslash as a slash, so ``/<TAB>/evil.example``
+    or ``/\evil.example`` would leave the site: control characters are removed first, and the result must
+    be a plain path (no scheme, no host, no backslash, not ``//``)."""
+    cleaned = "".join(c for c in target if unicodedata.category(c) not in {"Cc", "Cf", "Zl", "Zp"}).strip()
+    if not cleaned.startswith("/") or cleaned.startswith("//") or "\\" in cleaned:
+        return None
+    parts = urlsplit(cleaned)
+    if parts.scheme or parts.netloc:
+        return None
+    return cleaned
 
 
 @bp.post("/logout")
 @login_required
 def logout():  # type: ignore[no-untyped-def]
-    logout_user()
+    session = db()
+    accounts.end_sessions(session, current_user.id)
+    audit.record(session, f"user:{current_user.login}", "logout", agency_id=current_user.agency_id)
+    session.commit()
+    auth.end()
     return redirect(url_for("ui.index"))
 
 

@@ -3,9 +3,9 @@
 Views only read the upload, call the domain (:func:`docsign.verification.verify`) in the anonymous
 callers' own bounded pool, and render; nothing an anonymous user uploads is written anywhere. When
 that pool, or the client's share of it (``DOCSIGN_VERIFY_CONCURRENCY``, ``DOCSIGN_VERIFY_PER_CLIENT``),
-is full, the answer is 503 with ``Retry-After`` at once. Both POSTs are
-rate-limited per client IP (``DOCSIGN_VERIFY_RATE``, token buckets per web process, see
-:mod:`docsign.verification.ratelimit`) and answer 429 with ``Retry-After`` beyond it.
+is full, the answer is 503 with ``Retry-After`` at once. Both POSTs share one rate limit per client IP
+(``DOCSIGN_VERIFY_RATE``, Flask-Limiter counting in the install's shared store, see
+:mod:`docsign.web.limiter`) and answer 429 with ``Retry-After`` beyond it.
 
 Report formats: JSON (design.md contract) by default; the ETSI TS 119 102-2 XML report with
 ``?format=etsi`` or ``Accept: application/vnd.etsi.validation-report+xml`` (or ``application/xml``),
@@ -23,15 +23,14 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask.blueprints import BlueprintSetupState
 
 from docsign.errors import DocsignError, InvalidInput
-from docsign.verification import ratelimit, verify
-from docsign.verification.errors import DocumentTooLarge, EmptyDocument, NotAPdf, RateLimited, etsi_xml
+from docsign.verification import verify
+from docsign.verification.errors import DocumentTooLarge, EmptyDocument, NotAPdf, etsi_xml
 from docsign.verification.render import signature_views
 from docsign.verification.report import VerificationReport
 from docsign.web.context import settings
 from docsign.web.errors import problem_for
 
 bp = Blueprint("verify", __name__)
-LIMITER_KEY = "docsign.verify_limiter"
 PDF_TYPES = {"application/pdf", "application/x-pdf", "application/octet-stream"}
 ETSI_MEDIA_TYPE = "application/vnd.etsi.validation-report+xml"
 XML_TYPES = (ETSI_MEDIA_TYPE, "application/xml", "text/xml")
@@ -44,22 +43,6 @@ def _exempt_from_csrf(state: BlueprintSetupState) -> None:
     csrf = state.app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(bp)
-
-
-def _limit() -> None:
-    """Take a token for the client's IP, or raise RateLimited (before any work is done)."""
-    limiter = current_app.extensions.get(LIMITER_KEY)
-    if limiter is None:
-        rate = settings().verify_rate
-        limiter = current_app.extensions[LIMITER_KEY] = (
-            ratelimit.TokenBuckets(*rate) if rate is not None else False)
-    if limiter is False:
-        return
-    wait = limiter.take(request.remote_addr or "unknown")
-    if wait > 0:
-        seconds = ratelimit.retry_after(wait)
-        raise RateLimited(f"Too many verification requests from your address; try again in {seconds} s.",
-                          retry_after=seconds)
 
 
 def _upload() -> bytes:
@@ -112,7 +95,6 @@ def _xml_response(xml: bytes, media_type: str) -> Response:
 def api_verify() -> Response:
     """The JSON report of design.md, or the ETSI XML report; 400/413/415/429 as application/problem+json."""
     try:
-        _limit()
         xml_type = _api_format()
         report = _verify(_upload(), etsi_report=xml_type is not None)
         if xml_type is not None:
@@ -138,7 +120,6 @@ def page_verify() -> Any:
         filename = upload.filename
     wants_etsi = request.form.get("format") == "etsi"
     try:
-        _limit()
         report = _verify(_upload(), etsi_report=True)
         if wants_etsi:
             return _xml_response(etsi_xml(report), ETSI_MEDIA_TYPE)

@@ -26,6 +26,9 @@ def make_app(tmp_path, test_pki, **env: str):  # type: ignore[no-untyped-def]
         "cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.PEM))
     assert pem.detect(root.read_bytes())
     default_trust_store(settings).add(root)
+    from docsign import migrations
+
+    migrations.upgrade(settings.database_url)  # the rate limits count in the install's database
     app = create_app(settings, {"TESTING": True})
     if "verify" not in app.blueprints:
         app.register_blueprint(verify.bp)

@@ -4,7 +4,7 @@ documents.citizen_token (the unguessable token of the public page /verify/d/<tok
 in the seal's block) and documents.citizen_public (the agency lets the QR's holder download the PDF).
 
 Revision ID: 0004_citizen_qr
-Revises: 0004_registers
+Revises: 0004_web_hardening
 Create Date: 2026-12-01 03:20:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0004_citizen_qr'
-down_revision = '0004_registers'  # main already chains its 0004s after 0003; the lead re-chains
+down_revision = '0004_web_hardening'  # main already chains its 0004s after 0003; the lead re-chains
 branch_labels = None
 depends_on = None
 
