@@ -661,6 +661,7 @@ def audit_checkpoint() -> None:
 
 def _attach_domain_commands() -> None:
     # Each domain keeps its commands beside its code (docsign/<domain>/cli.py); they are mounted here.
+    from docsign.documents.citizen_cli import result_group
     from docsign.documents.cli import register_group
     from docsign.exchange.axis_cli import agency_set, axis_group
     from docsign.mail.cli import agency_set_email, mail, user_set_email
@@ -671,6 +672,7 @@ def _attach_domain_commands() -> None:
     cli.add_command(sign_command)
     cli.add_command(verify)
     cli.add_command(register_group)
+    cli.add_command(result_group)
     pki.add_command(trust)
     cli.add_command(axis_group)
     agency.add_command(agency_set)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from docsign import audit, validation
 from docsign.config import Settings
-from docsign.documents import register
+from docsign.documents import citizen, register
 from docsign.documents.errors import SigningRefused, WrongStage
 from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, PermissionDenied, UnsupportedMediaType
 from docsign.exchange import service as exchange_service
@@ -335,7 +335,7 @@ def approve_document(session: Session, settings: Settings, actor: Actor, documen
 
 def issue_document(session: Session, settings: Settings, actor: Actor, document_id: int, *,
                    number: str | None = None, notation: str, level: str = "B-T", book: str | None = None,
-                   expected_revision: int | None = None) -> Signature:
+                   expected_revision: int | None = None, citizen_result: bool = False) -> Signature:
     """The clerk's issue (ký phát hành): the next number of the outgoing register and today's date filled
     in, then the agency seal ``agency:<code>``.
 
@@ -356,16 +356,27 @@ def issue_document(session: Session, settings: Settings, actor: Actor, document_
                                  notation=clean_notation, subject=document.title, type_name=document.document_type,
                                  number=expected, document=document, signer=actor.full_name[:100],
                                  created_by_id=actor.user_id)
+    token = citizen.new_token() if citizen_result else None
     request = SignRequest(level=sign_level, role=SignRole.ISSUE, tsa_url=settings.tsa_url,
                           number=entry.number_text, notation=clean_notation, date=entry.issued_on,
-                          place=_place(agency), agency_name=agency.name)
+                          place=_place(agency), agency_name=agency.name,
+                          verify_qr_url=citizen.verify_url(settings, token) if token else None)
     signature = _sign(session, settings, actor, document, f"agency:{actor.agency_code}", KeyKind.SEAL, request,
                       "issue")
     document.code_number = entry.number_text
     document.code_notation = clean_notation
     document.promulgation_date = entry.issued_on
+    document.citizen_token = token
     session.flush()
     return signature
+
+
+def set_citizen_public(session: Session, actor: Actor, document_id: int, public: bool) -> Document:
+    """The clerk lets the holder of a one-stop-shop result's QR download its PDF (or stops it)."""
+    document = get_document(session, actor, document_id)
+    require(actor, Action.ISSUE)
+    citizen.set_public(session, document, public, actor=actor.audit_name)
+    return document
 
 
 def suggest_number(session: Session, actor: Actor, today: dt.date | None = None, book: str | None = None,

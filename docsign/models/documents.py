@@ -37,6 +37,11 @@ class Document(Base):
     """For a received document, the delivery that brought it: unique, so a redelivered message can never
     make a second inbox entry."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    citizen_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """One-stop-shop result ("kết quả một cửa"): the unguessable token of its public page /verify/d/<token>,
+    printed as a QR code in the seal's block; None for any other document."""
+    citizen_public: Mapped[bool] = mapped_column(default=False)
+    """The agency lets anyone holding the QR download the PDF; otherwise the citizen uploads their copy."""
 
     agency: Mapped[Agency] = relationship()
     created_by: Mapped[User | None] = relationship()

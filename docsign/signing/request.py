@@ -104,6 +104,8 @@ class SignRequest:
     """Extra trust anchors for B-LT revocation collection (the key's own root is always used)."""
     signing_time: dt.datetime | None = None
     """Shown in the block; defaults to now. The signature's own time is the signing moment."""
+    verify_qr_url: str | None = None
+    """Issue role: print a QR code of this URL (the citizen's public /verify page) in the seal's block."""
 
     def number_text(self) -> str:
         """ "Số: 05/UBND-VP": numbers below 10 get a leading zero."""

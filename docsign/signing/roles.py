@@ -149,7 +149,32 @@ def approve_layout(request: SignRequest, cert: asn1_x509.Certificate, moment: dt
 
 def seal_layout(request: SignRequest, cert: asn1_x509.Certificate) -> Layout:
     agency = request.agency_name or subject_field(cert, "organization_name") or subject_field(cert, "common_name")
-    return picture_layout(request.image or seal_png(agency or ""))
+    image = request.image or seal_png(agency or "")
+    qr = verify_qr_png(request.verify_qr_url) if request.verify_qr_url else None
+
+    def build(w: float, h: float) -> Sequence[Item]:
+        if qr is None:
+            return [Picture(image, 0, 0, w, h)]
+        # one-stop-shop result: the seal shrinks to the upper right, the QR takes the lower left corner
+        # (away from the leader's name, which is centred under the signature to the right)
+        side = min(w, h) * 0.45
+        return [Picture(image, side * 0.6, side * 0.6, w - side * 0.6, h - side * 0.6), Picture(qr, 0, 0, side, side)]
+
+    return build
+
+
+def verify_qr_png(url: str) -> bytes:
+    """The QR code (error correction M, 4-module quiet zone) of a citizen's verification URL, as PNG."""
+    import io
+
+    import segno
+    from PIL import Image
+
+    raw = io.BytesIO()
+    segno.make_qr(url, error="m").save(raw, kind="png", scale=8, border=4)
+    buffer = io.BytesIO()
+    Image.open(raw).convert("L").save(buffer, format="PNG")  # pyHanko embeds grey, not 1-bit, images
+    return buffer.getvalue()
 
 
 def text_block(lines: Sequence[tuple[str, bool]], color: tuple[float, float, float] = BLACK) -> Layout:

@@ -13,6 +13,7 @@ from docsign.config import Settings, load_settings, prepare_data_dir
 from docsign.web import (
     api,
     auth,
+    citizen,
     context,
     documents,
     errors,
@@ -56,7 +57,8 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     csrf.init_app(app)
     ops.init_app(app)
     app.extensions[pki.EXTENSION_KEY + ".loader"] = lambda: _load_pki(settings)
-    for blueprint in (ui.bp, health.bp, pki.bp, verify.bp, documents.bp, registers.bp, mail.bp, api.bp, ops.bp):
+    for blueprint in (ui.bp, health.bp, pki.bp, verify.bp, citizen.bp, documents.bp, registers.bp, mail.bp, api.bp,
+                      ops.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(pki.bp)  # protocol endpoints (OCSP, TSA) take binary POSTs from other programs
     limiter.init_app(app, settings)

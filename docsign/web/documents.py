@@ -12,9 +12,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from docsign.documents import register
+from docsign.documents import citizen, register
 from docsign.documents import service as document_service
-from docsign.documents.errors import SigningRefused
+from docsign.documents.errors import SigningRefused, WrongStage
 from docsign.documents.service import Action, Actor, Stage
 from docsign.errors import Conflict, DocsignError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from docsign.exchange.send import packet_fields
@@ -137,7 +137,10 @@ def show(document_id: int) -> Any:
         can_send=stage is Stage.ISSUED and document_service.can(me, Action.SEND),
         next_number=document_service.suggest_number(session, me) if stage is Stage.APPROVED else None,
         recipients=document_service.recipients_for(session, me) if stage is Stage.ISSUED else [],
-        levels=LEVELS, default_level=DEFAULT_LEVEL)
+        levels=LEVELS, default_level=DEFAULT_LEVEL,
+        citizen_url=citizen.verify_url(settings(), document.citizen_token) if document.citizen_token else None,
+        can_publish=document_service.can(me, Action.ISSUE))
+
 
 @bp.get("/documents/<int:document_id>/download")
 @login_required
@@ -196,7 +199,8 @@ def issue(document_id: int) -> Response:
         document_service.issue_document(
             session, settings(), actor(), document_id, number=request.form.get("number", ""),
             notation=request.form.get("notation", ""), level=request.form.get("level", DEFAULT_LEVEL),
-            book=request.form.get("book"), expected_revision=_revision_field())
+            book=request.form.get("book"), expected_revision=_revision_field(),
+            citizen_result=request.form.get("citizen_result") == "1")
     except (SigningRefused, Conflict, InvalidInput) as exc:
         return _refused("issue", document_id, exc)
     session.commit()
@@ -221,6 +225,24 @@ def send(document_id: int) -> Response:
     flash(t("Đã gửi. Theo dõi trạng thái của từng nơi nhận ở đây.",
             "Sent. Follow each recipient's status here."), "ok")
     return redirect(url_for("documents.sent_detail", exchange_id=exchange.id), 303)
+
+
+@bp.post("/documents/<int:document_id>/citizen-public")
+@login_required
+def citizen_public(document_id: int) -> Response:
+    """The clerk makes a one-stop-shop result downloadable from its public page, or stops it."""
+    session = db()
+    public = request.form.get("public") == "1"
+    try:
+        document_service.set_citizen_public(session, actor(), document_id, public)
+    except WrongStage as exc:
+        session.rollback()
+        _fail("Không thay đổi được", "Not changed", exc)
+        return redirect(url_for("documents.show", document_id=document_id), 303)
+    session.commit()
+    flash(t("Công dân có thể tải văn bản từ trang tra cứu.", "Citizens can download the document from its page.")
+          if public else t("Đã thôi công khai văn bản.", "The document is no longer public."), "ok")
+    return redirect(url_for("documents.show", document_id=document_id), 303)
 
 
 # -- the exchange ---------------------------------------------------------------------------------------

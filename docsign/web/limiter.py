@@ -107,9 +107,15 @@ LIMITED_ENDPOINTS: dict[str, Callable[[Settings], tuple[int, int] | None]] = {
     "verify.api_verify": lambda s: s.verify_rate,
     "verify.page_verify": lambda s: s.verify_rate,
     "ui.login": lambda s: s.login_rate,
+    "citizen.result": lambda s: s.verify_rate,
+    "citizen.compare_copy": lambda s: s.verify_rate,
+    "citizen.download": lambda s: s.verify_rate,
 }
-SCOPES = {"verify.api_verify": "verify", "verify.page_verify": "verify", "ui.login": "login"}
-"""The page and the API of the verifier share one budget per client."""
+SCOPES = {"verify.api_verify": "verify", "verify.page_verify": "verify", "ui.login": "login",
+          "citizen.result": "verify", "citizen.compare_copy": "verify", "citizen.download": "verify"}
+"""The page and the API of the verifier share one budget per client (a one-stop-shop result's page too)."""
+COUNTED_GETS = {"citizen.result", "citizen.download"}
+"""Limited on GET as well: a QR lookup is a verification (or a download), and tokens must not be probed."""
 
 
 def init_app(app: Flask, app_settings: Settings) -> Limiter:
@@ -126,7 +132,8 @@ def init_app(app: Flask, app_settings: Settings) -> Limiter:
         rate = rate_of(app_settings)
         if rate is not None:
             app.view_functions[endpoint] = limiter.shared_limit(
-                limit_string(rate), SCOPES[endpoint], methods=["POST"])(app.view_functions[endpoint])
+                limit_string(rate), SCOPES[endpoint],
+                methods=["GET", "POST"] if endpoint in COUNTED_GETS else ["POST"])(app.view_functions[endpoint])
     app.extensions[EXTENSION_KEY] = limiter
     return limiter
 
