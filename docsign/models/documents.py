@@ -36,6 +36,8 @@ class Document(Base):
                                                                  unique=True)
     """For a received document, the delivery that brought it: unique, so a redelivered message can never
     make a second inbox entry."""
+    previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    """For a received update or replacement (BussinessDocType 2, 3): the inbox document it supersedes."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     agency: Mapped[Agency] = relationship()

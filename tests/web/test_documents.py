@@ -5,6 +5,7 @@ to cross the agency line and the role line."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import re
 import subprocess
@@ -17,6 +18,8 @@ from sqlalchemy import func, select
 
 from docsign.config import Settings
 from docsign.db import session_scope
+from docsign.exchange import edxml
+from docsign.exchange.send import read_packet
 from docsign.models import (
     AuditEvent,
     Delivery,
@@ -157,13 +160,23 @@ def test_a_document_goes_from_the_province_to_two_districts_and_back(demo_online
                                .where(DocumentRevision.document_id == document_id).order_by(Signature.id)).all()
         assert [(sig.role, sig.level) for sig in signatures] == [("approve", "B-T"), ("issue", "B-T")]
         assert signatures[0].signer_common_name == "Nguyễn Văn An"
-    resp = clerk.post(f"/documents/{document_id}/send", {"to": [LACSON, TANLAC]})
+    assert 'name="due_date"' in detail and 'name="steering_type"' in detail and 'name="to_places"' in detail
+    resp = clerk.post(f"/documents/{document_id}/send", {
+        "to": [LACSON, TANLAC], "due_date": "2030-01-15", "steering_type": "2", "content": "Triển khai trước Tết",
+        "to_places": "Như trên;\nLưu: VT, VP."})
     exchange_id = _id_from(resp.headers["Location"], "/sent")
     page = clerk.follow(resp)
     assert "Đã gửi" in _flash(page) and page.count("Đang gửi") >= 2
     with session_scope(settings.database_url) as s:
         exchange = s.get(Exchange, exchange_id)
         assert exchange.document_id == document_id and exchange.revision.number == 3
+        # What the axis reads: the approval's signer with its TM. line and position, and the send form's fields.
+        header = edxml.parse_document_packet(read_packet(settings, exchange)).message_header
+        leader_row = s.scalar(select(User).where(User.login == "tinh.lanhdao"))
+        assert header.signer_info == edxml.SignerInfo("TM. Ủy ban nhân dân", leader_row.position or "", "Nguyễn Văn An")
+        assert (header.due_date, header.steering_type, header.content) == (dt.date(2030, 1, 15), 2,
+                                                                           "Triển khai trước Tết")
+        assert header.to_places == ("Như trên;", "Lưu: VT, VP.")
         assert s.scalar(select(func.count()).select_from(Document).where(Document.agency.has(code=TINH))) == 1, \
             "sending does not file a second copy of the document"
     assert f'action="/documents/{document_id}/send"' not in clerk.text(f"/documents/{document_id}")
