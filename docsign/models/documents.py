@@ -42,6 +42,7 @@ class Document(Base):
 
     agency: Mapped[Agency] = relationship()
     created_by: Mapped[User | None] = relationship()
+    previous_version: Mapped[Document | None] = relationship(remote_side=[id])
     revisions: Mapped[list[DocumentRevision]] = relationship(
         back_populates="document", order_by="DocumentRevision.number", cascade="all, delete-orphan")
 

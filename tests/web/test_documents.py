@@ -523,3 +523,30 @@ def test_the_documents_service_imports_no_web_framework():
             "('flask', 'celery', 'flask_login', 'flask_wtf'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_an_update_shows_as_the_new_version_of_the_earlier_document(demo_online, tmp_path):
+    from docsign.exchange import service as exchange_service
+    from tests.support.documents import sealed_pdf
+
+    settings = demo_online
+    pdf = sealed_pdf(settings, TINH, tmp_path / "docs", number="31", seal_only=True).read_bytes()
+    sent = {}
+    for number, business_type in (("31", 0), ("32", 2)):
+        request = exchange_service.SendRequest(
+            sender_code=TINH, recipient_codes=(LACSON,), subject=f"Văn bản {number}", code_number=number,
+            code_notation="UBND-VP", business_type=business_type,
+            related_document_id=sent["31"].edxml_document_id if business_type else None)
+        with session_scope(settings.database_url) as s:
+            sent[number] = exchange_service.send(s, settings, request, pdf, actor="test")
+            s.expunge(sent[number])
+        receive_all(settings)
+    with session_scope(settings.database_url) as s:
+        first, second = (s.scalar(select(Delivery).where(Delivery.exchange_id == sent[n].id)) for n in ("31", "32"))
+        first_id, second_id = first.id, second.id
+    recipient = Browser(create_app(settings), "lacson.vanthu")
+    inbox = recipient.text("/inbox")
+    assert "Bản mới của" in inbox and f'href="/inbox/{first_id}"' in inbox
+    detail = recipient.text(f"/inbox/{second_id}")
+    assert "Bản mới của" in detail and "31/UBND-VP" in detail
+    assert "Đã có bản cập nhật" in recipient.text(f"/inbox/{first_id}")
