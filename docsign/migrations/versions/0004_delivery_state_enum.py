@@ -51,7 +51,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('agencies', schema=None) as batch_op:
-        batch_op.drop_constraint('ck_agencies_statusform', type_='check')
+        batch_op.drop_constraint(op.f('ck_agencies_statusform'), type_='check')
         batch_op.drop_column('status_form')
     with op.batch_alter_table('signatures', schema=None) as batch_op:
         batch_op.drop_column('signing_prefix')
