@@ -130,6 +130,7 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
     """Run a Celery worker."""
     from docsign.exchange.directory import get_agency, list_agencies
     from docsign.health import check_broker
+    from docsign.verification import speedups
     from workers.app import DEFAULT_QUEUE, agency_queue, celery_app
 
     if agency_code and all_queues:
@@ -138,6 +139,7 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
     prepare_data_dir(s)
     require_initialised(s)
     check_broker(s.broker_url)
+    speedups.log_startup_check()
     with session_scope(s.database_url) as session:
         if agency_code:
             queues = [agency_queue(get_agency(session, agency_code).code)]
@@ -286,6 +288,9 @@ def exchange_show(exchange_id: str, as_json: bool) -> None:
         for e in d["history"]:
             code = e["code"] or "--"
             click.echo(f"     {e['at']}  {code}  {e['state']:<16} {e['description'] or ''}")
+            if e["receipt"] is not None:
+                verdict = "signed receipt verified" if e["receipt"]["verified"] else "signed receipt REFUSED"
+                click.echo(f"                 {verdict}: {e['receipt']['note']}")
 
 
 @exchange.command("export")
@@ -338,7 +343,9 @@ def exchange_inspect(packet: Path, as_json: bool) -> None:
         from docsign.errors import NotFound
 
         raise NotFound(f"cannot read {packet} ({exc.strerror})") from None
-    report = packet_report(data, max_bytes=_max_packet_bytes())
+    from docsign.pki.trust import trust_roots
+
+    report = packet_report(data, max_bytes=_max_packet_bytes(), trust_roots=trust_roots(settings()))
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -507,13 +514,18 @@ def audit_verify() -> None:
 
 def _attach_domain_commands() -> None:
     # Each domain keeps its commands beside its code (docsign/<domain>/cli.py); they are mounted here.
+    from docsign.documents.cli import register_group
+    from docsign.exchange.axis_cli import agency_set, axis_group
     from docsign.pki.trust_cli import trust
     from docsign.signing.cli import sign_command
     from docsign.verification.cli import verify
 
     cli.add_command(sign_command)
     cli.add_command(verify)
+    cli.add_command(register_group)
     pki.add_command(trust)
+    cli.add_command(axis_group)
+    agency.add_command(agency_set)
 
 
 _attach_domain_commands()

@@ -47,6 +47,27 @@ class Settings:
     verify_rate: tuple[int, int] | None = (600, 60)
     """Public verification requests allowed per client IP: (requests, per seconds), None for no limit
     (DOCSIGN_VERIFY_RATE, e.g. "60/minute", "5/second", "off")."""
+    verify_concurrency: int = 2
+    """Anonymous verifications one web process runs at once (DOCSIGN_VERIFY_CONCURRENCY); more get 503."""
+    verify_per_client: int = 2
+    """Anonymous verifications one client IP may have running in one web process (DOCSIGN_VERIFY_PER_CLIENT)."""
+    verify_timeout_seconds: int = 60
+    """Longest one verification may run before its worker process is killed (DOCSIGN_VERIFY_TIMEOUT)."""
+    fetch_allow_hosts: tuple[tuple[str, int], ...] = ()
+    """Extra origins verification may fetch certificates, OCSP and CRLs from (DOCSIGN_FETCH_ALLOW_HOSTS,
+    comma-separated host, host:port or URL), besides those the trust anchors name and the TSA/public URL."""
+    fetch_allow_private: bool = False
+    """Let verification fetch from loopback/private/link-local addresses (DOCSIGN_FETCH_ALLOW_PRIVATE)."""
+    fetch_max_requests: int = 16
+    """Fetches one verification may make (DOCSIGN_FETCH_MAX_REQUESTS)."""
+    fetch_max_seconds: int = 10
+    """Seconds all fetches of one verification may take (DOCSIGN_FETCH_MAX_SECONDS)."""
+    axis_url: str | None = None
+    """The national document axis (VXP) endpoint, DOCSIGN_AXIS_URL; the axis is off when unset."""
+    axis_system_id: str | None = None
+    """This system's systemId on the axis (DOCSIGN_AXIS_SYSTEM_ID)."""
+    axis_secret: str | None = None
+    """The secret the axis issued with the systemId (DOCSIGN_AXIS_SECRET); keys the request HMAC."""
 
     @property
     def embedded_database(self) -> bool:
@@ -102,6 +123,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     redeliver_after = _int_setting(get, "REDELIVER_AFTER", 120, 5, 86400, "a whole number of seconds")
     delivery_attempts = _int_setting(get, "DELIVERY_ATTEMPTS", 8, 1, 100, "a whole number")
     verify_rate = _rate_setting(get, "VERIFY_RATE", "600/minute")
+    verify_concurrency = _int_setting(get, "VERIFY_CONCURRENCY", 2, 1, 256, "a whole number")
+    verify_per_client = _int_setting(get, "VERIFY_PER_CLIENT", 2, 1, 256, "a whole number")
+    verify_timeout = _int_setting(get, "VERIFY_TIMEOUT", 60, 1, 3600, "a whole number of seconds")
+    from docsign.pki.outbound import parse_allowed_hosts  # pulls in certvalidator: only when settings load
+
+    try:
+        fetch_allow_hosts = parse_allowed_hosts(get("FETCH_ALLOW_HOSTS") or "")
+    except ValueError as exc:
+        raise ConfigError(f"DOCSIGN_FETCH_ALLOW_HOSTS: {exc}") from None
+    fetch_allow_private = _bool_setting(get, "FETCH_ALLOW_PRIVATE")
+    fetch_max_requests = _int_setting(get, "FETCH_MAX_REQUESTS", 16, 0, 1000, "a whole number")
+    fetch_max_seconds = _int_setting(get, "FETCH_MAX_SECONDS", 10, 1, 300, "a whole number of seconds")
+    axis_url = get("AXIS_URL")
+    if axis_url is not None:
+        _check_url("DOCSIGN_AXIS_URL", axis_url, {"http", "https"})
+        if not (get("AXIS_SYSTEM_ID") and get("AXIS_SECRET")):
+            raise ConfigError("DOCSIGN_AXIS_URL needs DOCSIGN_AXIS_SYSTEM_ID and DOCSIGN_AXIS_SECRET")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -114,6 +152,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         delivery_attempts=delivery_attempts,
         secret_key_override=get("SECRET_KEY"),
         verify_rate=verify_rate,
+        verify_concurrency=verify_concurrency,
+        verify_per_client=verify_per_client,
+        verify_timeout_seconds=verify_timeout,
+        fetch_allow_hosts=fetch_allow_hosts,
+        fetch_allow_private=fetch_allow_private,
+        fetch_max_requests=fetch_max_requests,
+        fetch_max_seconds=fetch_max_seconds,
+        axis_url=axis_url.rstrip("/") if axis_url else None,
+        axis_system_id=get("AXIS_SYSTEM_ID"),
+        axis_secret=get("AXIS_SECRET"),
     )
 
 
@@ -126,6 +174,13 @@ def _int_setting(get, name: str, default: int, low: int, high: int, what: str) -
     if not low <= value <= high:
         raise ConfigError(f"DOCSIGN_{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def _bool_setting(get, name: str) -> bool:  # type: ignore[no-untyped-def]
+    raw = (get(name) or "0").lower()
+    if raw not in {"0", "1", "true", "false", "yes", "no", "on", "off"}:
+        raise ConfigError(f"DOCSIGN_{name} must be 1 or 0, not {raw!r}")
+    return raw in {"1", "true", "yes", "on"}
 
 
 _RATE_PERIODS = {"second": 1, "s": 1, "minute": 60, "min": 60, "m": 60, "hour": 3600, "h": 3600}

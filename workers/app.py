@@ -36,7 +36,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_send_task_events=False,
         timezone="Asia/Ho_Chi_Minh",
         enable_utc=True,
-        imports=("workers.tasks",),
+        imports=("workers.tasks", "workers.axis_tasks"),
     )
     if settings.broker_url.startswith(("redis", "rediss")):
         # Redis redelivers an unacknowledged message (its worker died) only after this long.

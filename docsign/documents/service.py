@@ -26,12 +26,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from docsign import audit
 from docsign.config import Settings
+from docsign.documents import register
 from docsign.documents.errors import SigningRefused, WrongStage
 from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, PermissionDenied, UnsupportedMediaType
 from docsign.exchange import service as exchange_service
 from docsign.exchange.statuses import SENT_BY, DeliveryState, Party, StatusCode, allowed_events
 from docsign.models import (
     Agency,
+    ArrivalEntry,
+    BookKind,
     Delivery,
     Document,
     DocumentOrigin,
@@ -89,6 +92,8 @@ class Action(StrEnum):
     PROGRESS = "progress"
     """Report handling of an accepted document (04/05/06)."""
     RECALL = "recall"
+    ASSIGN = "assign"
+    """Write who handles an arrival and by when into the arrivals register."""
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -99,6 +104,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.REGISTER: frozenset({Role.CLERK}),
     Action.PROGRESS: frozenset({Role.CLERK, Role.OFFICER}),
     Action.RECALL: frozenset({Role.CLERK}),
+    Action.ASSIGN: frozenset({Role.CLERK, Role.LEADER}),
 }
 """Who may do what, within their own agency. Everyone of an agency (admins too) may read its documents."""
 
@@ -243,15 +249,14 @@ class SignatureCheck:
 
 def check_signatures(session: Session, settings: Settings, actor: Actor, document_id: int) -> SignatureCheck:
     """Verify every signature of the current revision now (bounded in time and memory, like any upload)."""
-    from docsign.pki.trust import default_trust_store
-    from docsign.verification.sandbox import verify_bounded
+    from docsign.verification import verify
 
     document = get_document(session, actor, document_id)
     if document.current is None:
         return SignatureCheck(None)
     data = BlobStore(settings.blob_dir).read_bytes(document.current.sha256)
     try:
-        return SignatureCheck(verify_bounded(data, default_trust_store(settings).roots()))
+        return SignatureCheck(verify(data, settings))
     except DocsignError as exc:
         if exc.retryable:
             raise
@@ -343,46 +348,49 @@ def approve_document(session: Session, settings: Settings, actor: Actor, documen
     return _sign(session, settings, actor, document, f"user:{actor.login}", KeyKind.PERSONAL, request, "approve")
 
 
-def issue_document(session: Session, settings: Settings, actor: Actor, document_id: int, *, number: str,
-                   notation: str, level: str = "B-T", expected_revision: int | None = None) -> Signature:
-    """The clerk's issue (ký phát hành): number and date filled in, the agency seal ``agency:<code>``."""
+def issue_document(session: Session, settings: Settings, actor: Actor, document_id: int, *,
+                   number: str | None = None, notation: str, level: str = "B-T", book: str | None = None,
+                   expected_revision: int | None = None) -> Signature:
+    """The clerk's issue (ký phát hành): the next number of the outgoing register and today's date filled
+    in, then the agency seal ``agency:<code>``.
+
+    The number is taken from the register in this transaction, before signing, and printed with the same
+    value the register keeps; the book stays locked until the caller commits, so a concurrent issue waits
+    for it, and a failed issue (the caller rolls back) gives its number back. ``number``, when given, is
+    what the clerk expects the next number to be: another is refused. ``book``: "other" or "legal"."""
     document = get_document(session, actor, document_id)  # another agency's document: 404 whatever the role
     require(actor, Action.ISSUE)
     _expect(session, document, {Stage.APPROVED}, "only a document the leader approved can be issued",
             expected_revision)
-    number = _clean_number(number)
+    expected = int(_clean_number(number)) if (number or "").strip() else None
+    sign_level = _level(level)
     clean_notation = _clean_notation(notation)
     if not clean_notation:
         raise InvalidInput("the notation (ký hiệu, e.g. UBND-VP) is required to issue a document")
-    today = dt.datetime.now(VN_TZ).date()
-    taken = session.scalar(select(Document.id).where(
-        Document.agency_id == actor.agency_id, Document.origin == DocumentOrigin.DRAFTED, Document.id != document.id,
-        Document.code_number == number, Document.code_notation == clean_notation,
-        Document.promulgation_date >= dt.date(today.year, 1, 1)).limit(1))
-    if taken is not None:
-        raise Conflict(f"number {number}/{clean_notation} is already used this year (document {taken}); "
-                       f"the next free number is {suggest_number(session, actor, today)}")
     agency = session.get(Agency, actor.agency_id)
     assert agency is not None
-    request = SignRequest(level=_level(level), role=SignRole.ISSUE, tsa_url=settings.tsa_url, number=number,
-                          notation=clean_notation, date=today, place=_place(agency), agency_name=agency.name)
+    entry = register.take_number(session, actor.agency_id, kind=register.parse_kind(book), issued_on=register.today(),
+                                 notation=clean_notation, subject=document.title, type_name=document.document_type,
+                                 number=expected, document=document, signer=actor.full_name[:100],
+                                 created_by_id=actor.user_id)
+    request = SignRequest(level=sign_level, role=SignRole.ISSUE, tsa_url=settings.tsa_url,
+                          number=entry.number_text, notation=clean_notation, date=entry.issued_on,
+                          place=_place(agency), agency_name=agency.name)
     signature = _sign(session, settings, actor, document, f"agency:{actor.agency_code}", KeyKind.SEAL, request,
                       "issue")
-    document.code_number = number
+    document.code_number = entry.number_text
     document.code_notation = clean_notation
-    document.promulgation_date = today
+    document.promulgation_date = entry.issued_on
     session.flush()
     return signature
 
 
-def suggest_number(session: Session, actor: Actor, today: dt.date | None = None) -> str:
-    """The next free number of the agency's year (Decree 30: numbers start at 01 each year)."""
-    today = today or dt.datetime.now(VN_TZ).date()
-    numbers = session.scalars(select(Document.code_number).where(
-        Document.agency_id == actor.agency_id, Document.origin == DocumentOrigin.DRAFTED,
-        Document.promulgation_date >= dt.date(today.year, 1, 1), Document.code_number.is_not(None))).all()
-    highest = max((int(n) for n in numbers if n and n.isdigit()), default=0)
-    return f"{highest + 1:02d}"
+def suggest_number(session: Session, actor: Actor, today: dt.date | None = None, book: str | None = None,
+                   type_name: str | None = None) -> str:
+    """The number the outgoing register would give next (Decree 30: numbers start at 01 each year)."""
+    kind = register.parse_kind(book)
+    series = register.series_for(kind, type_name) if kind is BookKind.LEGAL else ""
+    return f"{register.next_number(session, actor.agency_id, kind, series, today):02d}"
 
 
 def _clean_number(number: str) -> str:
@@ -603,6 +611,40 @@ def change_status(session: Session, settings: Settings, actor: Actor, delivery_i
     return exchange_service.record_status(session, settings, delivery.id, status.value,
                                           by_agency_code=actor.agency_code, actor=actor.audit_name,
                                           staff=actor.full_name[:100], description=text)
+
+
+# -- the registers ---------------------------------------------------------------------------------
+
+def assign_handling(session: Session, actor: Actor, entry_id: int, *, handling_unit: str | None,
+                    due_date: dt.date | None) -> ArrivalEntry:
+    """Who handles an arrival of the actor's agency, and by when (Decree 30 Art. 23.4)."""
+    require(actor, Action.ASSIGN)
+    entry = register.set_handling(session, actor.agency_id, entry_id, handling_unit=handling_unit, due_date=due_date)
+    audit.record(session, actor.audit_name, "register.assign", agency_id=actor.agency_id,
+                 object_type="register_arrival", object_id=entry.id,
+                 details={"unit": entry.handling_unit, "due": str(entry.due_date or "")})
+    return entry
+
+
+def stamp_arrival(session: Session, settings: Settings, actor: Actor, document_id: int, *,
+                  level: str = "B-T") -> Signature:
+    """The optional "ĐẾN" stamp (role income) on a received document, with its arrival number and date from
+    the arrivals register; the electronic arrival itself is the registration (Decree 30 Art. 22)."""
+    document = get_document(session, actor, document_id)
+    require(actor, Action.REGISTER)
+    if document.origin is not DocumentOrigin.RECEIVED:
+        raise WrongStage("only a received document gets the arrival stamp")
+    if any(r.action == "income" for r in document.revisions):
+        raise WrongStage("this document already carries its arrival stamp")
+    entry = register.arrival_of(session, document.id)
+    if entry is None or entry.number is None:
+        what = "is a duplicate arrival and has no arrival number" if entry is not None else "is not in the register"
+        raise InvalidInput(f"document {document.id} {what}")
+    agency = session.get(Agency, actor.agency_id)
+    assert agency is not None
+    request = SignRequest(level=_level(level), role=SignRole.INCOME, tsa_url=settings.tsa_url,
+                          number=entry.number_text, date=entry.arrived_on, agency_name=agency.name)
+    return _sign(session, settings, actor, document, f"agency:{actor.agency_code}", KeyKind.SEAL, request, "income")
 
 
 # -- the dashboard ---------------------------------------------------------------------------------

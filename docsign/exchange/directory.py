@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from docsign import audit
 from docsign.errors import Conflict, InvalidInput, NotFound
 from docsign.exchange.edxml.model import StatusForm
-from docsign.models import Agency
+from docsign.models import Agency, AgencyAlias
 
 
 def add_agency(session: Session, *, code: str, name: str, parent_code: str | None = None,
@@ -43,7 +43,12 @@ def _status_form(value: str | None) -> StatusForm:
 
 
 def get_agency(session: Session, code: str) -> Agency:
-    agency = session.scalar(select(Agency).where(Agency.code == code.strip().upper()))
+    """The agency with this code, or with this former code (kept as an alias by directory synchronisation)."""
+    code = code.strip().upper()
+    agency = session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        agency = session.scalar(select(Agency).join(AgencyAlias, AgencyAlias.agency_id == Agency.id)
+                                .where(AgencyAlias.code == code))
     if agency is None:
         raise NotFound(f"no agency with code {code} in the directory")
     return agency
@@ -51,3 +56,8 @@ def get_agency(session: Session, code: str) -> Agency:
 
 def list_agencies(session: Session) -> list[Agency]:
     return list(session.scalars(select(Agency).order_by(Agency.code)))
+
+
+def codes_of(session: Session, agency: Agency) -> set[str]:
+    """The agency's code and its former codes: the OrganIds a packet for it may carry."""
+    return {agency.code, *session.scalars(select(AgencyAlias.code).where(AgencyAlias.agency_id == agency.id))}

@@ -20,7 +20,10 @@ def agency_queue(code: str) -> str:
 
 
 def enqueue(session: Session, task: str, agency_code: str, **payload: object) -> None:
-    session.add(OutboxMessage(task_name=task, queue=agency_queue(agency_code), payload=dict(payload)))
+    from docsign.exchange import axis
+
+    task, queue = axis.route(session, task, agency_code, agency_queue(agency_code))  # peers on the national axis
+    session.add(OutboxMessage(task_name=task, queue=queue, payload=dict(payload)))
 
 
 BATCHES = {DELIVER_TASK: ("delivery_id", "delivery_ids", 10), STATUS_TASK: ("status_event_id", "status_event_ids", 100)}

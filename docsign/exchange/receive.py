@@ -17,8 +17,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from docsign import audit
 from docsign.config import Settings
+from docsign.documents import register
 from docsign.errors import DocsignError, NotFound, ServiceUnavailable
-from docsign.exchange import edxml
+from docsign.exchange import edxml, packet_seals, receipts
+from docsign.exchange.directory import codes_of
 from docsign.exchange.send import max_packet_bytes
 from docsign.exchange.status_flow import status_event
 from docsign.exchange.statuses import DeliveryState, Party, StatusCode, next_state
@@ -52,10 +54,13 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
     exchange = delivery.exchange
     store = BlobStore(settings.blob_dir)
     assert exchange.packet_sha256 is not None
-    packet = edxml.parse_document_packet(store.read_bytes(exchange.packet_sha256),
-                                         max_bytes=max_packet_bytes(settings))
-    if delivery.recipient.code not in {o.organ_id for o in packet.message_header.to}:
+    packet_bytes = store.read_bytes(exchange.packet_sha256)
+    packet = edxml.parse_document_packet(packet_bytes, max_bytes=max_packet_bytes(settings))
+    if not codes_of(session, delivery.recipient) & {o.organ_id for o in packet.message_header.to}:
         return _reject(session, store, delivery, packet, [f"the packet is not addressed to {delivery.recipient.code}"])
+    signature_problems = packet_seals.incoming_problems(session, settings, packet_bytes, exchange.sender)
+    if signature_problems:
+        return _reject(session, store, delivery, packet, signature_problems)
     try:
         pdf = pdf_attachment(packet)
         report = RECEIPT_VERDICTS.verify(settings, pdf)
@@ -87,7 +92,13 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
         blob_key = store.put_bytes(pdf).key
     inbox.revisions.append(DocumentRevision(number=1, sha256=blob_key, size=len(pdf), action="receive"))
     session.add(inbox)
-    arrived = "Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid"
+    # The electronic arrival is its registration (Decree 30 Art. 22): the arrivals register flushes the
+    # inbox document (whose unique received_via_delivery_id makes a second inbox entry impossible).
+    arrival = register.register_arrival(session, inbox, agency_id=delivery.recipient_agency_id, issuer=exchange.sender,
+                                        edxml_document_id=header.document_id, due_date=header.due_date,
+                                        business_type=packet.trace_header_list.business.business_doc_type)
+    arrived = ("Văn bản đã đến, chữ ký số hợp lệ / Arrived, signatures valid"
+               + (f"; số đến {arrival.number_text}" if arrival.number is not None else ""))
     if earlier is not None:
         session.flush()  # the new inbox document's id, for both histories
         kind = "cập nhật / an update" if business.business_doc_type == 2 else "thay thế / a replacement"
@@ -95,9 +106,9 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
         session.add(StatusEvent(delivery=earlier[1], state=DeliveryState(earlier[1].state).value,
                                 actor_agency_id=exchange.sender_agency_id,
                                 description=f"Đã có bản {kind}: document #{inbox.id} ({header.document_id})"))
-    # One flush writes the inbox document (whose unique received_via_delivery_id makes a second inbox
-    # entry impossible) and the 01 event, before the audit append.
-    status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient, arrived)
+    receipt = receipts.Receipt(header.document_id, report.document.sha256, utcnow(), delivery.recipient.code)
+    status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient, arrived,
+                 seal=receipts.receipt_sealer(session, settings, delivery.recipient, receipt))
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",
                  agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
                  details={"exchange": exchange.id})

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from docsign import audit
 from docsign.config import Settings
+from docsign.documents import register
 from docsign.errors import Conflict, InvalidInput, NotFound
-from docsign.exchange import edxml
+from docsign.exchange import edxml, packet_seals
 from docsign.exchange.directory import get_agency
 from docsign.exchange.edxml.model import lenient_date as edxml_lenient_date
 from docsign.exchange.outbox import DELIVER_TASK, enqueue
@@ -50,7 +51,8 @@ class SendRequest:
     """Trích yếu: what the document is about (≤500)."""
     file_name: str = "document.pdf"
     code_number: str | None = None
-    """Số: assigned by the system (next number of the sender's year) when not given."""
+    """Số: checked against the outgoing register and the number the PDF prints; when neither this nor the
+    PDF gives one, the register's next number (docsign.documents.register.numbering_for_sending)."""
     code_notation: str = "VP"
     """Ký hiệu, e.g. UBND-VP."""
     type_name: str = "Công văn"
@@ -112,19 +114,24 @@ def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes,
     if problems:
         raise InvalidInput("the document cannot be sent: " + "; ".join(problems))
     store = BlobStore(settings.blob_dir)
-    today = dt.datetime.now(VN_TZ).date()
-    number = request.code_number or _next_number(session, sender, today.year)
+    # One number from one book: number, notation and date come from the outgoing register.
+    numbering = register.numbering_for_sending(session, sender, pdf, document=document, number=request.code_number,
+                                               notation=request.code_notation, subject=request.subject,
+                                               type_name=request.type_name, created_by_id=created_by_id)
+    number, notation, today = numbering.number, numbering.notation, numbering.issued_on
+    document = document or numbering.document
     if document is None:
         document = Document(agency=sender, origin=DocumentOrigin.DRAFTED, title=request.subject,
                             document_type=request.type_name, code_number=number,
-                            code_notation=request.code_notation, promulgation_date=today,
+                            code_notation=notation, promulgation_date=today,
                             created_by_id=created_by_id)
+        numbering.entry.document = document
     packet = edxml.DocumentPacket(
         message_header=edxml.MessageHeader(
             from_=organization(sender),
             to=tuple(organization(r) for r in recipients),
-            document_id=edxml.make_document_id(sender.code, today, number, request.code_notation),
-            code=edxml.Code(number, request.code_notation),
+            document_id=edxml.make_document_id(sender.code, today, number, notation),
+            code=edxml.Code(number, notation),
             promulgation_info=edxml.PromulgationInfo(_place(sender), today),
             document_type=edxml.DocumentType(2, request.type_name),
             subject=request.subject,
@@ -143,6 +150,7 @@ def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes,
         attachments=(edxml.Attachment.new(request.file_name, pdf),),
     )
     packet_bytes = edxml.build_document_packet(packet, max_bytes=max_packet_bytes(settings))
+    packet_bytes = packet_seals.seal_outgoing(session, settings, sender, packet_bytes)
     return _record_exchange(session, store, packet, packet_bytes, document, sender, recipients, pdf,
                             request.business_type, actor, created_by_id)
 
@@ -163,6 +171,22 @@ def import_packet(session: Session, settings: Settings, data: bytes, *, actor: s
                         promulgation_date=header.promulgation_info.promulgation_date)
     return _record_exchange(session, BlobStore(settings.blob_dir), packet, data, document, sender, recipients,
                             pdf, packet.trace_header_list.business.business_doc_type, actor, None)
+
+
+def record_received(session: Session, settings: Settings, data: bytes, recipients: list[Agency], *,
+                    actor: str) -> Exchange:
+    """File a packet that came from outside (the national axis) for delivery to ``recipients`` of this
+    installation: the same record and outbox as a send, so each delivery takes the one receive path
+    (which verifies it and answers 01 or 02)."""
+    packet = edxml.parse_document_packet(data, max_bytes=max_packet_bytes(settings))
+    header = packet.message_header
+    sender = get_agency(session, header.from_.organ_id)
+    document = Document(agency=sender, origin=DocumentOrigin.DRAFTED, title=header.subject,
+                        document_type=header.document_type.type_name, code_number=header.code.code_number,
+                        code_notation=header.code.code_notation,
+                        promulgation_date=header.promulgation_info.promulgation_date)
+    return _record_exchange(session, BlobStore(settings.blob_dir), packet, data, document, sender, recipients,
+                            pdf_attachment(packet), packet.trace_header_list.business.business_doc_type, actor, None)
 
 
 def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentPacket, packet_bytes: bytes,
@@ -213,14 +237,6 @@ def _recipients(session: Session, sender: Agency, codes: Sequence[str]) -> list[
     if sender.code in cleaned:
         raise InvalidInput("an agency cannot send a document to itself")
     return [get_agency(session, code) for code in cleaned]
-
-
-def _next_number(session: Session, sender: Agency, year: int) -> str:
-    start = dt.date(year, 1, 1)
-    count = len(session.scalars(select(Document.id).where(
-        Document.agency_id == sender.id, Document.origin == DocumentOrigin.DRAFTED,
-        Document.promulgation_date >= start)).all())
-    return f"{count + 1:02d}"  # Decree 30: numbers below 10 get a leading zero
 
 
 def _place(agency: Agency) -> str:

@@ -4,7 +4,7 @@ and the other side taking them in (:func:`status_reached`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 from docsign import audit
 from docsign.config import Settings
 from docsign.errors import Conflict, DocsignError, NotFound, PermissionDenied
-from docsign.exchange import edxml
+from docsign.exchange import edxml, receipts
 from docsign.exchange.directory import get_agency
 from docsign.exchange.outbox import STATUS_TASK, enqueue
 from docsign.exchange.send import max_packet_bytes, organization
@@ -24,12 +24,14 @@ log = logging.getLogger(__name__)
 
 
 def status_event(session: Session, store: BlobStore, delivery: Delivery, packet: edxml.DocumentPacket,
-                  code: StatusCode, by: Agency, description: str, staff: str | None = None) -> StatusEvent:
+                  code: StatusCode, by: Agency, description: str, staff: str | None = None,
+                  seal: Callable[[bytes], bytes] | None = None) -> StatusEvent:
     other = delivery.other_side(by.id)
     # Written in the form the other side's system reads (agencies.status_form).
     status = edxml.status_packet_for(packet, organization(by), code, description=description[:500],
                                      staff_info=edxml.StaffInfo(staff=staff or ""), form=other.status_form)
-    blob = store.put_bytes(edxml.build_status_packet(status))
+    status_bytes = edxml.build_status_packet(status)
+    blob = store.put_bytes(seal(status_bytes) if seal is not None else status_bytes)
     event = StatusEvent(delivery=delivery, code=code.value, state=DeliveryState(delivery.state).value,
                         description=description, actor_agency_id=by.id, staff=staff, packet_sha256=blob.key)
     session.add(event)
@@ -56,14 +58,16 @@ def status_reached(session: Session, settings: Settings, status_event_ids: Seque
         if event.received_at is not None:
             continue
         if event.packet_sha256:
+            data = store.read_bytes(event.packet_sha256)
             try:
-                packet = edxml.parse_status_packet(store.read_bytes(event.packet_sha256))
+                packet = edxml.parse_status_packet(data)
             except DocsignError as exc:
                 log.error("status packet %s cannot be read: %s", event.id, exc.message)
                 continue
             if packet.response_for.document_id != event.delivery.exchange.edxml_document_id:
                 log.error("status packet %s answers another document: not recorded", event.id)
                 continue
+            receipts.record_receipt(session, settings, event, data)
         event.received_at = now
         recorded += 1
     return recorded

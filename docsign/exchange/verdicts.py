@@ -9,19 +9,18 @@ import io
 import threading
 import time
 import zipfile
-from pathlib import Path
+from collections.abc import Sequence
 
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from docsign import verification
 from docsign.config import Settings
 from docsign.errors import InvalidInput
 from docsign.exchange import edxml
 from docsign.models import Agency, KeyKind, KeyRef
-from docsign.pki.trust import Anchor, default_trust_store
-from docsign.verification.engine import verify_pdf
-from docsign.verification.report import Indication, VerificationReport
+from docsign.verification.report import Indication, Signer, VerificationReport
 
 TRANSIENT_SUB_INDICATIONS = {"TRY_LATER"}
 RECEIPT_VERDICT_SECONDS = 5.0
@@ -29,21 +28,7 @@ RECEIPT_VERDICT_SECONDS = 5.0
 (the other recipients of one exchange); see :class:`_ReceiptVerdicts`."""
 
 def verify(settings: Settings, pdf: bytes) -> VerificationReport:
-    return verify_pdf(pdf, [a.certificate for a in _anchors(settings)])
-
-
-_ANCHORS: dict[tuple[Path, Path], tuple[float, list[Anchor]]] = {}
-
-
-def _anchors(settings: Settings) -> list[Anchor]:
-    """The trust store's anchors, read from disk at most once per RECEIPT_VERDICT_SECONDS per process
-    (an anchor an admin adds or removes counts within that time)."""
-    key = (settings.keys_dir, settings.data_dir)
-    now = time.monotonic()
-    cached = _ANCHORS.get(key)
-    if cached is None or cached[0] < now:
-        cached = _ANCHORS[key] = (now + RECEIPT_VERDICT_SECONDS, default_trust_store(settings).anchors())
-    return cached[1]
+    return verification.verify(pdf, settings)  # bounded in time and memory, like the public page
 
 
 class _ReceiptVerdicts:
@@ -58,13 +43,12 @@ class _ReceiptVerdicts:
 
     def __init__(self, ttl_seconds: float = RECEIPT_VERDICT_SECONDS, max_items: int = 64) -> None:
         self.ttl, self.max_items = ttl_seconds, max_items
-        self._items: dict[tuple[str, tuple[str, ...]], tuple[float, VerificationReport]] = {}
+        self._items: dict[tuple[str, str], tuple[float, VerificationReport]] = {}
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     def verify(self, settings: Settings, pdf: bytes) -> VerificationReport:
-        anchors = _anchors(settings)
-        key = (hashlib.sha256(pdf).hexdigest(), tuple(sorted(a.fingerprint for a in anchors)))
+        key = (hashlib.sha256(pdf).hexdigest(), verification.trust_fingerprint(settings))
         now = time.monotonic()
         with self._lock:
             found = self._items.get(key)
@@ -72,7 +56,7 @@ class _ReceiptVerdicts:
                 self.hits += 1
                 return found[1]
         self.misses += 1
-        report = verify_pdf(pdf, [a.certificate for a in anchors])
+        report = verification.verify(pdf, settings)
         if not is_transient(report):
             with self._lock:
                 for stale in [k for k, (expires, _) in self._items.items() if expires < now]:
@@ -98,15 +82,20 @@ def seal_problems(session: Session, report: VerificationReport, sender: Agency) 
                             f"{reason})")
     if problems:
         return problems
-    signers = [sig.signer for sig in report.signatures if sig.signer is not None]
-    if any(signer.organization == sender.name for signer in signers):
-        return []
-    registered = {_cert_id(der) for der in session.scalars(select(KeyRef.certificate_der).where(
-        KeyRef.agency_id == sender.id, KeyRef.kind == KeyKind.SEAL))}
-    if any((signer.serial, signer.issuer) in registered for signer in signers):
+    if seal_owned_by(session, [sig.signer for sig in report.signatures if sig.signer is not None], sender):
         return []
     return [f"no signature belongs to the sending agency {sender.name} ({sender.code}): the seal certificate's "
             "organisation must match the directory, or the key must be registered to the agency"]
+
+
+def seal_owned_by(session: Session, signers: Sequence[Signer], agency: Agency) -> bool:
+    """The one seal-ownership check: one of ``signers`` is ``agency``'s seal when its certificate's
+    organisation is the agency's name in the directory, or the certificate is registered as its seal key."""
+    if any(signer.organization == agency.name for signer in signers):
+        return True
+    registered = {_cert_id(der) for der in session.scalars(select(KeyRef.certificate_der).where(
+        KeyRef.agency_id == agency.id, KeyRef.kind == KeyKind.SEAL))}
+    return any((signer.serial, signer.issuer) in registered for signer in signers)
 
 
 def _cert_id(der: bytes) -> tuple[str, str]:

@@ -20,6 +20,13 @@ def _time(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
+def _receipt(verified: bool | None, note: str | None) -> dict[str, Any] | None:
+    """A 01's signed receipt as the sender checked it (None for other codes, or before it arrived)."""
+    if verified is None:
+        return None
+    return {"verified": verified, "note": note}
+
+
 def exchange_summary(session: Session, exchange_id: str) -> dict[str, Any]:
     exchange = session.get(Exchange, exchange_id)
     if exchange is None:
@@ -43,7 +50,8 @@ def exchange_summary(session: Session, exchange_id: str) -> dict[str, Any]:
                 "last_error": d.last_error,
                 "history": [
                     {"at": _time(e.created_at), "code": e.code, "state": e.state, "description": e.description,
-                     "staff": e.staff, "reached_other_side_at": _time(e.received_at)}
+                     "staff": e.staff, "reached_other_side_at": _time(e.received_at),
+                     "receipt": _receipt(e.receipt_verified, e.receipt_note)}
                     for e in d.events
                 ],
             }

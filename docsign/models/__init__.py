@@ -1,14 +1,36 @@
 """SQLAlchemy 2.0 models. Plain DeclarativeBase (no Flask-SQLAlchemy): the CLI, workers and web share them."""
 
-from docsign.models.agencies import Agency, ApiToken, Role, User
+from docsign.models.agencies import Agency, AgencyAlias, ApiToken, Role, User
 from docsign.models.audit import AuditEvent
 from docsign.models.base import Base, utcnow
 from docsign.models.documents import Document, DocumentOrigin, DocumentRevision, Signature
-from docsign.models.exchange import Delivery, Exchange, OutboxMessage, StatusEvent
+from docsign.models.exchange import AxisMessage, Delivery, Exchange, OutboxMessage, StatusEvent
 from docsign.models.keys import KeyKind, KeyRef, KeySource
+from docsign.models.registers import ArrivalEntry, BookKind, OutgoingEntry, RegisterBook
 
 __all__ = [
-    "Agency", "ApiToken", "AuditEvent", "Base", "Delivery", "Document", "DocumentOrigin", "DocumentRevision",
-    "Exchange", "KeyKind", "KeyRef", "KeySource", "OutboxMessage", "Role", "Signature", "StatusEvent", "User",
+    "Agency",
+    "AgencyAlias",
+    "ApiToken",
+    "ArrivalEntry",
+    "AuditEvent",
+    "AxisMessage",
+    "Base",
+    "BookKind",
+    "Delivery",
+    "Document",
+    "DocumentOrigin",
+    "DocumentRevision",
+    "Exchange",
+    "KeyKind",
+    "KeyRef",
+    "KeySource",
+    "OutboxMessage",
+    "OutgoingEntry",
+    "RegisterBook",
+    "Role",
+    "Signature",
+    "StatusEvent",
+    "User",
     "utcnow",
 ]

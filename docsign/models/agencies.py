@@ -37,6 +37,11 @@ class Agency(Base):
     fax: Mapped[str | None] = mapped_column(String(20))
     website: Mapped[str | None] = mapped_column(String(100))
     is_demo: Mapped[bool] = mapped_column(default=False)
+    sends_unsigned_packets: Mapped[bool] = mapped_column(default=False)
+    """A peer whose system writes edXML packets without an XML signature: its packets are accepted
+    unsigned (a signature it does send must still verify)."""
+    via_axis: Mapped[bool] = mapped_column(default=False)
+    """Reached through the national document axis (VXP), not a docsign queue of this installation."""
     status_form: Mapped[StatusForm] = mapped_column(enum_column(StatusForm), default=StatusForm.MESSAGE_HEADER,
                                                     server_default=StatusForm.MESSAGE_HEADER.value)
     """Which form of edXML status packet this agency's system reads: the ``MessageHeader`` one of the VNPT
@@ -56,6 +61,19 @@ class Agency(Base):
         from docsign.exchange.agency_codes import validate_agency_code
 
         return validate_agency_code(code)
+
+
+class AgencyAlias(Base):
+    """An agency's former code (the axis directory's ``oldCode``): packets addressed to it still arrive."""
+
+    __tablename__ = "agency_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(13), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    agency: Mapped[Agency] = relationship()
 
 
 class User(Base):

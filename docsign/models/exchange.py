@@ -102,6 +102,11 @@ class StatusEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     received_at: Mapped[dt.datetime | None]
     """When the status packet reached the other side (for 01-06/15/16, the sender's side)."""
+    receipt_verified: Mapped[bool | None]
+    """For a 01: whether its signed receipt (DocumentId, SHA-256 of the PDF, arrival time, under the
+    recipient's seal) verified on the sender's side; None before it arrived or for other codes."""
+    receipt_note: Mapped[str | None] = mapped_column(Text)
+    """Who signed the receipt, or why it was refused."""
 
     delivery: Mapped[Delivery] = relationship(back_populates="events")
 
@@ -121,4 +126,29 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class AxisMessage(Base):
+    """One packet exchanged through the national document axis (VXP), either way.
 
+    Outgoing: a delivery (``delivery:<id>``) or a status packet (``status:<id>``) to publish with
+    sendEdoc; the row is claimed before the call and holds the axis's DocId after it, so a message is
+    published once however often the outbox offers it. Incoming: an axis DocId fetched with getEdoc,
+    unique, so a packet the axis offers again (our ``done`` was lost) is acknowledged, not filed twice."""
+
+    __tablename__ = "axis_messages"
+    __table_args__ = (UniqueConstraint("direction", "local_ref"), UniqueConstraint("direction", "axis_doc_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    """``out`` or ``in``."""
+    message_type: Mapped[str] = mapped_column(String(10))
+    """The axis's messagetype: ``edoc`` or ``status``."""
+    local_ref: Mapped[str | None] = mapped_column(String(40))
+    """``delivery:<id>`` or ``status:<id>``: what this message is on our side."""
+    axis_doc_id: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    """out: pending, sent, failed. in: done, failed (what updateStatus told the axis)."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    packet_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -24,14 +24,12 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from docsign.config import Settings
 from docsign.errors import InvalidInput, NotFound, StorageError
 from docsign.pki.authority import write_private_file
+from docsign.pki.outbound import GuardedFetcherBackend, current_guard
 
-FETCH_TIMEOUT_SECONDS = 3
-"""Per-request timeout of online OCSP, CRL and AIA fetches: a slow responder gives TRY_LATER, not a hung page."""
 REVOCATION_CACHE_SECONDS = 300
 """How long fetched OCSP responses and CRLs are reused (never beyond their own nextUpdate)."""
 ROOTS_CACHE_SECONDS = 30
@@ -242,15 +240,16 @@ def build_validation_context(
     ``crls``/``ocsps`` are revocation data already at hand (embedded in the document); with
     ``use_cache`` the data this process fetched recently is added. ``revocation_mode`` is
     certvalidator's: "soft-fail" (signing), "hard-fail" (verification: revocation must be checked
-    when the certificate names a responder), "require".
+    when the certificate names a responder), "require". Online fetches go through the
+    verification's :class:`docsign.pki.outbound.OutboundGuard` (allowed hosts, budget).
     """
-    crls, ocsps = list(crls), list(ocsps)
+    trust_roots, crls, ocsps = list(trust_roots), list(crls), list(ocsps)
     if use_cache:
         cached_ocsps, cached_crls = REVOCATION_CACHE.current()
         ocsps += cached_ocsps
         crls += cached_crls
     return ValidationContext(
-        trust_roots=list(trust_roots),
+        trust_roots=trust_roots,
         other_certs=list(other_certs),
         moment=moment,
         best_signature_time=best_signature_time,
@@ -259,7 +258,7 @@ def build_validation_context(
         ocsps=ocsps,
         revocation_mode=revocation_mode,
         time_tolerance=TIME_TOLERANCE,
-        fetcher_backend=None if offline else RequestsFetcherBackend(per_request_timeout=FETCH_TIMEOUT_SECONDS),
+        fetcher_backend=None if offline else GuardedFetcherBackend(current_guard()),
     )
 
 

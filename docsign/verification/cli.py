@@ -29,21 +29,22 @@ def verify(file: Path, as_json: bool, trust_files: tuple[Path, ...], offline: bo
     (a message on stderr says so; the exit status is still 1).
     """
     from docsign.config import load_settings
-    from docsign.pki.trust import default_trust_store, load_certificates
+    from docsign.pki.trust import load_certificates
+    from docsign.verification import verify as verify_document
     from docsign.verification.render import to_json, to_text
-    from docsign.verification.sandbox import verify_bounded
 
     try:
         try:
             data = file.read_bytes()
         except OSError as exc:
             raise UnreadableDocument(f"cannot read {file} ({exc.strerror})") from None
-        roots = default_trust_store(load_settings()).roots()
+        extra_roots = []
         for path in trust_files:
             files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
             for f in files:
-                roots.extend(load_certificates(f.read_bytes(), str(f)))
-        report = verify_bounded(data, roots, offline=offline, etsi_report=etsi_out is not None)
+                extra_roots.extend(load_certificates(f.read_bytes(), str(f)))
+        report = verify_document(data, load_settings(), offline=offline, etsi_report=etsi_out is not None,
+                                 extra_roots=extra_roots)
     except DocsignError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(EXIT_UNREADABLE if exc.exit_code == EXIT_UNREADABLE or isinstance(exc, UnreadableDocument)

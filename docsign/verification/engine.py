@@ -26,18 +26,25 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
-from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
 from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import (
+    EmbeddedPdfSignature,
+    async_validate_pdf_signature,
+    report_seed_value_validation,
+)
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import InsufficientRevinfoError, NotYetValidError
+from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 from docsign import aio
 from docsign.pki.trust import build_validation_context, remember_fetched
-from docsign.verification import parsed, speedups, structure
+from docsign.verification import changes, parsed, structure
 from docsign.verification.errors import (
     EmptyDocument,
     NotAPdf,
@@ -69,8 +76,16 @@ log = logging.getLogger(__name__)
 
 MAX_SIGNATURES = 100
 """More signature fields than this and the document is refused (400), not verified for minutes."""
-SUPPORTED_SUBFILTERS = {"/ETSI.CAdES.detached": False, "/adbe.pkcs7.detached": True}
+SUPPORTED_SUBFILTERS = {"/ETSI.CAdES.detached": False, "/adbe.pkcs7.detached": True, "/adbe.pkcs7.sha1": True}
 """Signature SubFilters docsign verifies, and whether each is legacy PKCS#7 (not PAdES)."""
+SHA1_SUBFILTER = "/adbe.pkcs7.sha1"
+"""The CMS signs (encapsulates) the SHA-1 digest of the signed bytes instead of being detached from them."""
+SHA1_CUTOFF = dt.datetime(2012, 8, 1, tzinfo=dt.UTC)
+"""ETSI TS 119 312 (v1.5.1), as EU DSS's default policy applies it: SHA-1 signatures made (proven by a
+timestamp) before this date stay acceptable, later ones are CRYPTO_CONSTRAINTS_FAILURE_NO_POE."""
+CMS_ALGORITHMS = CMSAlgorithmUsagePolicy.lift_policy(DisallowWeakAlgorithmsPolicy(
+    weak_hash_algos=frozenset({"md2", "md5"})))
+"""pyHanko's algorithm policy without SHA-1: docsign judges SHA-1 by date (:data:`SHA1_CUTOFF`)."""
 LIBRARY_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "fontTools", "asyncio")
 
 _MODIFICATIONS = {
@@ -108,7 +123,6 @@ def silence_libraries() -> None:
 
 
 silence_libraries()
-speedups.install()
 
 
 @contextlib.contextmanager
@@ -170,11 +184,14 @@ def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, off
             pages=_page_count(reader),
             revisions=_revisions(reader),
         )
-        fields = _signature_fields(reader)
+        fields, notes = _signature_fields(reader)
         if len(fields) > MAX_SIGNATURES:
             raise TooManySignatures(f"The document has {len(fields)} signature fields; docsign verifies documents "
                                     f"with at most {MAX_SIGNATURES}.")
-        doc = _Document(readable, reader, list(trust_roots), offline, moment, *_read_dss(reader),
+        *dss, dss_note = _read_dss(reader)
+        if dss_note:
+            notes.append(dss_note)
+        doc = _Document(readable, reader, list(trust_roots), offline, moment, *dss,
                         doc_timestamp_revisions=[], tail_error=tail_error)
         signatures: list[tuple[str, Any, Any, bool]] = []
         for fq_name, sig_obj, field, vanished in fields:
@@ -185,7 +202,10 @@ def verify_pdf(data: bytes, trust_roots: Sequence[asn1_x509.Certificate], *, off
                 continue
             signatures.append((fq_name, sig_obj, field, vanished))
         verified = aio.run(_verify_all(doc, signatures))
-        verified.extend((r, None) for r in _unreferenced_signatures(data, len(fields)))
+        verified.extend((r, None) for r in _unreferenced_signatures(data, fields))
+        if notes:  # auxiliary analyses that failed: said on every signature, never a verdict
+            verified = [(dataclasses.replace(r, warnings=tuple(dict.fromkeys([*r.warnings, *notes]))), e)
+                        for r, e in verified]
         ordered = sorted(verified, key=lambda v: (v[0].revision if v[0].revision is not None else 1 << 30))
         etsi_xml = None
         if etsi_report and ordered:
@@ -236,14 +256,20 @@ def _revisions(reader: PdfFileReader) -> int:
     return count if isinstance(count, int) else 1
 
 
-def _signature_fields(reader: PdfFileReader) -> list[tuple[str, Any, Any, bool]]:
+def _signature_fields(reader: PdfFileReader) -> tuple[list[tuple[str, Any, Any, bool]], list[str]]:
     """Filled signature fields of the document, plus those that earlier revisions had and the current
-    one dropped (a shadow "hide-and-replace" attack makes signatures vanish): (name, sig, field, vanished)."""
-    try:
-        found: list[tuple[str, Any, Any, bool]] = []
-        seen: set[tuple[int, int]] = set()
-        total = reader.xrefs.total_revisions
-        for revision in [None, *range(total - 2, -1, -1)]:
+    one dropped (a shadow "hide-and-replace" attack makes signatures vanish): (name, sig, field, vanished).
+
+    The scan of earlier revisions is auxiliary: a revision whose catalog or form pyHanko cannot resolve
+    (common in files other writers made) is skipped with a warning, never a verdict on the document.
+    A current form that cannot be read leaves its signatures to :func:`_unreferenced_signatures`.
+    """
+    found: list[tuple[str, Any, Any, bool]] = []
+    problems: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    total = _revisions(reader)
+    for revision in [None, *range(total - 2, -1, -1)]:
+        try:
             handler = reader if revision is None else reader.get_historical_resolver(revision)
             for fq_name, sig_obj, field in enumerate_sig_fields(handler, filled_status=True):
                 ref = _safe(lambda f=field: f.get_object().raw_get("/V"))
@@ -253,21 +279,41 @@ def _signature_fields(reader: PdfFileReader) -> list[tuple[str, Any, Any, bool]]
                 seen.add(key)
                 found.append((str(fq_name), sig_obj.get_object(), field, revision is not None))
                 if len(found) > MAX_SIGNATURES:
-                    return found
-        return found
-    except RecursionError:
-        raise UnreadableDocument("The document's form fields are nested too deeply to read.") from None
-    except Exception as exc:
-        raise UnreadableDocument(f"The document's form fields cannot be read: {_plain(exc)}") from None
+                    return found, problems
+        except (RecursionError, MemoryError) as exc:
+            if revision is None:
+                raise UnreadableDocument("The document's form fields are nested too deeply to read.") from None
+            problems.append(_history_warning(revision, exc))
+        except Exception as exc:
+            log.debug("form fields of revision %s not readable", revision, exc_info=True)
+            if revision is None:
+                problems.append(f"The document's form fields cannot be read ({_plain(exc)}); signatures are "
+                                "looked for in the file's bytes instead.")
+            elif not _is_missing_history(exc):
+                problems.append(_history_warning(revision, exc))
+    return found, problems
 
 
-def _read_dss(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any], int | None]:
+def _is_missing_history(exc: Exception) -> bool:
+    """An early revision without a resolvable catalog or form (e.g. a catalog written only later):
+    there is no signature to lose there, so no warning either."""
+    return isinstance(exc, (AssertionError, KeyError))
+
+
+def _history_warning(revision: int, exc: BaseException) -> str:
+    return (f"Revision {revision} of the document could not be checked for signatures removed later "
+            f"({_plain(exc)}).")
+
+
+def _read_dss(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any], int | None, str | None]:
+    """The DSS's certificates, OCSP responses, CRLs, the revision that last changed it, and a warning
+    when it exists but cannot be read (validation then uses what the signatures embed)."""
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
-        return [], [], [], None
-    except Exception:
-        return [], [], [], None
+        return [], [], [], None, None
+    except Exception as exc:
+        return [], [], [], None, f"The document security store (DSS) cannot be read ({_plain(exc)}); it is ignored."
     certs = list(_safe(lambda: [parsed.certificate(ref.get_object().read_data(DecodePurpose.CERTIFICATE))
                                 for ref in dss.certs.values()]) or [])
     ocsps, crls = [], []
@@ -280,21 +326,29 @@ def _read_dss(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any], i
         if item is not None:
             crls.append(item)
     revision = _safe(lambda: reader.xrefs.get_last_change(reader.root.raw_get("/DSS")))
-    return certs, ocsps, crls, revision if isinstance(revision, int) else None
+    return certs, ocsps, crls, revision if isinstance(revision, int) else None, None
 
 
-_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[")
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[([^\]]{0,200})\]")
 
 
-def _unreferenced_signatures(data: bytes, referenced: int) -> list[SignatureReport]:
+def _byte_range_key(text: bytes | str) -> tuple[str, ...]:
+    return tuple(str(text if isinstance(text, str) else text.decode("latin-1")).split())
+
+
+def _unreferenced_signatures(data: bytes, fields: Sequence[tuple[str, Any, Any, bool]]) -> list[SignatureReport]:
     """Signature dictionaries present in the bytes beyond those the document structure reaches: the
-    file was damaged or rearranged (signature wrapping); they are reported, never skipped."""
-    present = len(_BYTE_RANGE.findall(data))
+    file was damaged or rearranged (signature wrapping); they are reported, never skipped. A signature
+    dictionary written again unchanged by a later update (same /ByteRange) is the same signature."""
+    referenced = {_byte_range_key(" ".join(str(int(x)) for x in _safe(lambda s=sig: s["/ByteRange"], default=())))
+                  for _, sig, _, _ in fields}
+    present = {_byte_range_key(m.group(1)) for m in _BYTE_RANGE.finditer(data)}
+    unreferenced = len(present - referenced) if len(present) > len(fields) else 0
     return [
         _failed(f"(unreferenced signature {n})",
                 "A signature was found in the file that the document's structure does not reach; the file was "
                 "damaged or rearranged after signing (signature wrapping).")
-        for n in range(1, present - referenced + 1)
+        for n in range(1, unreferenced + 1)
     ][:MAX_SIGNATURES]
 
 
@@ -350,26 +404,43 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
     if vanished:
         unaccounted.append("The signature was removed from the document's form after signing "
                            "(the document now shows other content).")
+    for name in _safe(lambda: changes.appearance_without_value(doc.reader, revision), default=[]):
+        unaccounted.append(f"The appearance of form field {name} was changed after signing while its value was "
+                           "not (shadow attack: the page now shows content that was not signed).")
     errors.extend(unaccounted)
 
-    status, problem, failure = await _validate(doc, emb)
+    status, problem, failure, analysis_note = await _validate(doc, emb, byte_range.signed_end)
+    if analysis_note:
+        warnings_.append(analysis_note)
     if status is None:
         return _failed(fq_name, failure or "The signature cannot be validated.", signer=signer, revision=revision,
                        sub_indication=_sub_name(problem) or "FORMAT_FAILURE"), None
     timestamp_time = _timestamp_time(status)
-    if status.timestamp_validity is not None and timestamp_time is None:
+    foreign_timestamp = status.timestamp_validity is not None and not status.timestamp_validity.intact
+    if foreign_timestamp:
+        errors.append("The signature timestamp does not belong to this signature: its message imprint does not "
+                      "match the signature value (a timestamp copied from another signature).")
+    elif status.timestamp_validity is not None and timestamp_time is None:
         warnings_.append("The signature timestamp is not valid or not trusted; it is ignored.")
 
     problem, note = await _past_validation(doc, emb, status, problem, timestamp_time)
     if note:
         warnings_.append(note)
+    crypto_problem = _crypto_problem(doc, emb, subfilter, timestamp_time)
+    if crypto_problem is not None:
+        errors.append(_PROBLEM_TEXT[crypto_problem.standard_name])
+        if problem is AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE:
+            problem = None  # pyHanko's undated "weak algorithm": the dated rule above says it precisely
+    analysis_failed = status.diff_result is None and status.coverage is SignatureCoverageLevel.ENTIRE_REVISION
+    if analysis_failed:
+        warnings_.append(_ANALYSIS_FAILED)
 
     coverage = _coverage(status.coverage)
     format_error = None
     if coverage is Coverage.PARTIAL:
         format_error = "The signature does not cover its whole revision of the document."
         errors.append(format_error)
-    modifications = _modifications(status)
+    modifications = None if analysis_failed else _modifications(status)
     if unaccounted:
         modifications = Modifications.OTHER
     if isinstance(status.diff_result, SuspiciousModification):
@@ -393,12 +464,14 @@ async def _verify_signature(doc: _Document, fq_name: str, sig_obj: Any, field: A
 
     facts = SignatureFacts(
         format_error=format_error,
-        digest_ok=bool(status.intact),
+        digest_ok=bool(status.intact) and not foreign_timestamp,
         der_ok=bool(der_ok),
         signature_ok=bool(status.valid),
         modifications=modifications,
         docmdp_ok=constraints_ok,
         certificate_problem=problem,
+        crypto_problem=crypto_problem,
+        changes_unknown=analysis_failed and not unaccounted,
     )
     indication, sub = classify(facts)
     report = SignatureReport(
@@ -434,13 +507,17 @@ def _context(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment:
     )
 
 
-async def _run_pyhanko(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment: dt.datetime,
-                       skip_diff: bool) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None]:
+async def _run_pyhanko(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool, moment: dt.datetime
+                       ) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None]:
+    """pyHanko's validation without its difference analysis (:func:`_with_modifications` does that once)."""
     vc = _context(doc, emb, online=online, moment=moment)  # also validates the timestamp, as pyHanko's default
     records: list[logging.LogRecord] = []
     token = _RECORDS.set(records)
     try:
-        status = await async_validate_pdf_signature(emb, vc, skip_diff=skip_diff)
+        if str(emb.sig_object.get("/SubFilter")) == SHA1_SUBFILTER:
+            status = await _validate_sha1_subfilter(emb, vc)
+        else:
+            status = await async_validate_pdf_signature(emb, vc, skip_diff=True, algorithm_policy=CMS_ALGORITHMS)
     except SignatureValidationError as exc:
         return None, exc.ades_subindication, _plain(exc.failure_message)
     finally:
@@ -451,6 +528,52 @@ async def _run_pyhanko(doc: _Document, emb: EmbeddedPdfSignature, *, online: boo
     if problem is AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE:
         problem = await _diagnose(doc, emb, online=online, moment=moment) or problem
     return status, problem, None
+
+
+async def _validate_sha1_subfilter(emb: EmbeddedPdfSignature, vc: Any) -> PdfSignatureStatus:
+    """``adbe.pkcs7.sha1``: the CMS signs, as its encapsulated content, the SHA-1 digest of the signed
+    bytes. pyHanko validates detached signatures only, so its steps run here with that content."""
+    emb.compute_integrity_info(skip_diff=True)
+    status_kwargs = emb.summarise_integrity_info()
+    status_kwargs.update(await generic_cms.collect_timing_info(
+        emb.signer_info, vc, raw_digest=emb.compute_digest, algorithm_policy=CMS_ALGORITHMS))
+    if "signer_reported_dt" not in status_kwargs and emb.self_reported_timestamp is not None:
+        status_kwargs["signer_reported_dt"] = emb.self_reported_timestamp
+    status_kwargs = await generic_cms.cms_basic_validation(
+        emb.signed_data, raw_digest=None, validation_context=vc, status_kwargs=status_kwargs,
+        key_usage_settings=PdfSignatureStatus.default_usage_constraints(None), algorithm_policy=CMS_ALGORITHMS)
+    content = emb.signed_data["encap_content_info"]["content"]
+    signed_digest = bytes(content) if content.native is not None else b""
+    if signed_digest != emb.compute_digest("sha1"):
+        status_kwargs["intact"] = False  # the encapsulated digest is not the digest of these bytes
+    tst = status_kwargs.get("timestamp_validity")
+    status_kwargs.update(report_seed_value_validation(
+        emb, status_kwargs["validation_path"], tst is not None and tst.valid and tst.trusted))
+    return PdfSignatureStatus(**status_kwargs)
+
+
+_ANALYSIS_FAILED = ("The changes made after signing could not be analysed, so the signature cannot be said to "
+                    "allow them; check what the document shows.")
+
+
+def _with_modifications(doc: _Document, emb: EmbeddedPdfSignature, status: PdfSignatureStatus,
+                        signed_end: int) -> tuple[PdfSignatureStatus, str | None]:
+    """pyHanko's difference analysis (made fast by :mod:`docsign.verification.changes`) on the status.
+
+    When pyHanko's analysis fails on the file, docsign's own stricter check still recognises added
+    validation data (LTA_UPDATES, with a warning); anything else leaves ``diff_result`` None: a warning
+    and no TOTAL_PASSED, never exit 3."""
+    note = None
+    try:
+        emb.diff_result = changes.review(emb, doc.data, signed_end=signed_end)
+    except Exception as exc:
+        log.debug("difference analysis of %s failed", emb.field_name, exc_info=True)
+        emb.diff_result = None
+        if _safe(lambda: changes.only_validation_data(emb, doc.data, signed_end=signed_end), default=False):
+            emb.diff_result = DiffResult(ModificationLevel.LTA_UPDATES, set())
+            note = (f"pyHanko's analysis of the changes after signing failed ({_plain(exc) or type(exc).__name__}); "
+                    "docsign's own check found only added validation data.")
+    return dataclasses.replace(status, **emb.summarise_integrity_info()), note
 
 
 async def _diagnose(doc: _Document, emb: EmbeddedPdfSignature, *, online: bool,
@@ -488,22 +611,24 @@ def _refine(problem: AdESSubIndic | None, records: list[logging.LogRecord],
     return problem
 
 
-async def _validate(doc: _Document, emb: EmbeddedPdfSignature
-                    ) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None]:
+async def _validate(doc: _Document, emb: EmbeddedPdfSignature, signed_end: int
+                    ) -> tuple[PdfSignatureStatus | None, AdESSubIndic | None, str | None, str | None]:
     """Embedded and cached revocation data first; online only when that does not settle it."""
-    status, problem, failure = await _run_pyhanko(doc, emb, online=False, moment=doc.moment, skip_diff=False)
-    if status is None or doc.offline:
-        return status, problem, failure
+    status, problem, failure = await _run_pyhanko(doc, emb, online=False, moment=doc.moment)
+    if status is None:
+        return status, problem, failure, None
+    status, note = _with_modifications(doc, emb, status, signed_end)
+    if doc.offline:
+        return status, problem, failure, note
     unsettled = problem in REVOCATION_UNKNOWN | {AdESIndeterminate.OUT_OF_BOUNDS_NO_POE}
     timestamp_unsettled = status.timestamp_validity is not None and _timestamp_time(status) is None
     if unsettled or timestamp_unsettled:
-        online_status, online_problem, _ = await _run_pyhanko(doc, emb, online=True, moment=doc.moment,
-                                                              skip_diff=True)
+        online_status, online_problem, _ = await _run_pyhanko(doc, emb, online=True, moment=doc.moment)
         if online_status is not None:
             status = dataclasses.replace(online_status, diff_result=status.diff_result, coverage=status.coverage,
                                          docmdp_ok=status.docmdp_ok)
             problem = online_problem
-    return status, problem, failure
+    return status, problem, failure, note
 
 
 async def _past_validation(doc: _Document, emb: EmbeddedPdfSignature, status: PdfSignatureStatus,
@@ -525,8 +650,7 @@ async def _past_validation(doc: _Document, emb: EmbeddedPdfSignature, status: Pd
         return TotalFailed.EXPIRED, None
     if timestamp_time < cert.not_valid_before:
         return AdESFailure.NOT_YET_VALID, None
-    past, past_problem, _ = await _run_pyhanko(doc, emb, online=not doc.offline, moment=timestamp_time,
-                                               skip_diff=True)
+    past, past_problem, _ = await _run_pyhanko(doc, emb, online=not doc.offline, moment=timestamp_time)
     if past is None:
         return problem, None
     if past_problem is None:
@@ -534,6 +658,27 @@ async def _past_validation(doc: _Document, emb: EmbeddedPdfSignature, status: Pd
         return None, (f"The signing certificate has since been {when}, but a trusted timestamp proves the "
                       f"signature existed at {timestamp_time.isoformat()}.")
     return past_problem, None
+
+
+def _uses_sha1(emb: EmbeddedPdfSignature, subfilter: str) -> bool:
+    """Does the signature rest on SHA-1 (its digest, its signature algorithm, or its SubFilter)?"""
+    if subfilter == SHA1_SUBFILTER:
+        return True
+    info = emb.signer_info
+    if _safe(lambda: info["digest_algorithm"]["algorithm"].native) == "sha1":
+        return True
+    return _safe(lambda: info["signature_algorithm"].hash_algo) == "sha1"
+
+
+def _crypto_problem(doc: _Document, emb: EmbeddedPdfSignature, subfilter: str,
+                    timestamp_time: dt.datetime | None) -> AdESSubIndic | None:
+    """EN 319 102-1 cryptographic constraints, for SHA-1: acceptable only with proof (a trusted
+    timestamp) that the signature existed before :data:`SHA1_CUTOFF`."""
+    if doc.moment < SHA1_CUTOFF or not _uses_sha1(emb, subfilter):
+        return None
+    if timestamp_time is not None and timestamp_time < SHA1_CUTOFF:
+        return None
+    return AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
 
 
 # -- small translations ------------------------------------------------------------------------
@@ -622,6 +767,8 @@ _PROBLEM_TEXT = {
     "REVOCATION_OUT_OF_BOUNDS_NO_POE": "The revocation information available is not fresh enough.",
     "CHAIN_CONSTRAINTS_FAILURE": "The certificate chain breaks a constraint (key usage, path length or policy).",
     "CRYPTO_CONSTRAINTS_FAILURE": "The signature uses an algorithm that is not considered secure.",
+    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "The signature uses SHA-1, which is not accepted for signatures made after "
+                                         "1 August 2012, and no trusted timestamp proves it was made before.",
 }
 
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from docsign.errors import EX_TEMPFAIL, DocsignError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from docsign.errors import (
+    EX_TEMPFAIL,
+    DocsignError,
+    InvalidInput,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 from docsign.verification.report import VerificationReport
 
 EXIT_UNREADABLE = 3
@@ -72,3 +79,14 @@ def etsi_xml(report: VerificationReport) -> bytes:
     if report.etsi_xml is None:
         raise NoSignatureToReport("The document has no signature, so there is no ETSI validation report to give.")
     return report.etsi_xml
+
+
+class VerifierBusy(ServiceUnavailable):
+    """Every worker of the public verifier is busy, or the client already has its share running (503 + Retry-After)."""
+
+    code = "verifier_busy"
+    title = "The verifier is busy"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -49,6 +49,10 @@ class SignatureFacts:
     """Later changes are within the DocMDP/FieldMDP permissions (None: not evaluated)."""
     certificate_problem: AdESSubIndic | None = None
     """pyHanko's sub-indication for the certificate (chain, validity, revocation), None if fine."""
+    crypto_problem: AdESSubIndic | None = None
+    """The algorithms are not acceptable at the time the signature is proven to exist (e.g. SHA-1)."""
+    changes_unknown: bool = False
+    """Later revisions exist and their analysis failed: nothing says the signature allows them."""
 
 
 Verdict = tuple[Indication, str | None]
@@ -81,10 +85,21 @@ RULES: tuple[Rule, ...] = (
     Rule("signature value", lambda f: not f.signature_ok, _fixed(Indication.TOTAL_FAILED, "SIG_CRYPTO_FAILURE")),
     Rule("changes not allowed", lambda f: f.modifications is Modifications.OTHER or f.docmdp_ok is False,
          _fixed(Indication.TOTAL_FAILED, "SIG_CONSTRAINTS_FAILURE")),
+    Rule("crypto constraints", lambda f: f.crypto_problem is not None and _crypto_first(f.certificate_problem),
+         lambda f: certificate_verdict(f.crypto_problem)),  # type: ignore[arg-type]
     Rule("certificate", lambda f: f.certificate_problem is not None,
          lambda f: certificate_verdict(f.certificate_problem)),  # type: ignore[arg-type]
+    Rule("changes not analysed", lambda f: f.changes_unknown,
+         _fixed(Indication.INDETERMINATE, "SIG_CONSTRAINTS_FAILURE")),
     Rule("passed", lambda f: True, _fixed(Indication.TOTAL_PASSED, None)),
 )
+
+
+def _crypto_first(certificate_problem: AdESSubIndic | None) -> bool:
+    """A weak algorithm is the verdict unless the certificate gives a stronger one: a failure, or no
+    chain at all (EN 319 102-1 checks the chain before the signature's acceptance)."""
+    return certificate_problem is None or (certificate_problem.status is AdESStatus.INDETERMINATE
+                                           and certificate_problem not in CHAIN_PROBLEMS)
 
 
 def classify(facts: SignatureFacts) -> Verdict:

@@ -1,9 +1,16 @@
-"""Drop-in replacements for hot spots of pyHanko 0.38 and asn1crypto 1.5 that verification hits.
+"""Drop-in replacements for hot spots of pyHanko 0.38's PDF and CMS reading, installed only on request.
 
-Each is exact: same results, same exceptions, same stream positions; each keeps the library's own
-function as the reference (and the fallback, where one is needed), and
-``tests/unit/verification/test_speedups.py`` checks the equivalence. :func:`install` is called when
-:mod:`docsign.verification.engine` is imported and only changes this process.
+Nothing here changes a library when it is imported. :func:`install` is called by the processes that
+only verify (the sandbox workers of :mod:`docsign.verification.sandbox`, the one place the engine
+runs for the web, the API, the CLI and the workers); it checks the installed pyHanko against the
+versions these replacements were written and tested for (:data:`SUPPORTED_PYHANKO`) and, for any
+other version, installs nothing and says so (:func:`startup_message`, logged by the web and worker
+entry points at start-up): verification is then as correct as before, only slower. asn1crypto is
+never touched (signing and name comparison get the library as shipped).
+
+Each replacement is exact: same results, same exceptions, same stream positions; each keeps the
+library's own function as the reference (and the fallback, where one is needed), and
+``tests/unit/verification/test_speedups.py`` checks the equivalence.
 
 * **Hex strings.** A PAdES signature value is a hex string of 20-60 kB in the signature dictionary;
   pyHanko reads it with two Python function calls per character, which was a third of a 1-page
@@ -15,17 +22,6 @@ function as the reference (and the fallback, where one is needed), and
   parses each reference a byte at a time. :func:`read_array_from_stream` reads an array that holds
   only references (each short enough for pyHanko's 20-byte look-ahead) with one regular expression;
   any other array goes to pyHanko's reader from the same position.
-* **Name comparison.** RFC 5280 name comparison runs RFC 4518 string preparation on every attribute
-  value of every freshly parsed certificate (the signer's, the CMS bag's, the OCSP responder's, the
-  trust roots' registry); it is a pure function of the string, so its results are memoised
-  (bounded LRU). Values that fail preparation raise every time, as before.
-* **Whole names.** pyHanko matches a CMS signer's issuer and serial against every certificate in the
-  bag, and certvalidator keys its registries by ``Name.hashable``: each re-walks the parsed name. Both
-  are functions of the name's RDN sequence alone (asn1crypto compares and hashes ``name.chosen``), a
-  pure function of its encoding (``dump()``, which re-encodes a mutated sequence; the encoding leaves
-  out the explicit tag a name carries inside a GeneralName), so
-  :func:`name_eq` and :func:`name_hashable` memoise them by encoding (bounded LRU). A name read from
-  BER keeps its bytes, and the memo parses those same bytes again.
 * **Certificates in a CMS bag.** Every document an agency seals carries the same seal and CA
   certificates, and pyHanko parses them afresh from each signature (and again for each use).
   :func:`extract_certificate_info` returns, for each certificate pyHanko extracted, the object this
@@ -37,31 +33,24 @@ function as the reference (and the fallback, where one is needed), and
 from __future__ import annotations
 
 import binascii
-import functools
+import logging
 import os
 import re
 import threading
 from collections import OrderedDict
 from typing import Any
 
-from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import ContentOpReading
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 from pyhanko.sign import general
 from pyhanko.sign.validation import ades, dss, generic_cms
+from pyhanko.version import __version__ as PYHANKO_VERSION
 
 PYHANKO_READ_HEX_STRING = generic.read_hex_string_from_stream
 """pyHanko's original reader (the reference, and the fallback)."""
 PYHANKO_READ_ARRAY = generic.ArrayObject.read_from_stream
 """pyHanko's original array reader (a static method)."""
-ASN1CRYPTO_STRING_PREP = asn1_x509.NameTypeAndValue._ldap_string_prep
-"""asn1crypto's original RFC 4518 preparation (an instance method that does not use ``self``)."""
-ASN1CRYPTO_NAME_EQ = asn1_x509.Name.__eq__
-"""asn1crypto's RFC 5280 name comparison."""
-ASN1CRYPTO_NAME_HASHABLE = asn1_x509.Name.hashable.fget
-"""asn1crypto's ``Name.hashable`` (the property's getter)."""
-NAME_CACHE_SIZE = 4096
 PYHANKO_EXTRACT_CERTIFICATE_INFO = general.extract_certificate_info
 """pyHanko's extraction of a SignedData's certificates (signer's, others, attribute certificates)."""
 CERTIFICATE_CACHE_SIZE = 1024
@@ -70,7 +59,6 @@ _EXTRACTORS = (general, generic_cms, dss, ades)
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _FIRST_CHUNK = 512
 _MAX_CHUNK = 1 << 20
-STRING_PREP_CACHE_SIZE = 8192
 _NO_CONTENT = ContentOpReading.NO
 
 
@@ -151,40 +139,6 @@ def _references(text: bytes, container_ref: Any) -> Any:
     return array
 
 
-@functools.lru_cache(maxsize=STRING_PREP_CACHE_SIZE)
-def _prepared(string: str) -> str:
-    return ASN1CRYPTO_STRING_PREP(None, string)  # type: ignore[no-any-return]
-
-
-def ldap_string_prep(self: Any, string: Any) -> Any:
-    """RFC 4518 string preparation of an X.509 attribute value, memoised by value."""
-    if type(string) is not str:
-        return ASN1CRYPTO_STRING_PREP(self, string)
-    return _prepared(string)
-
-
-@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
-def _names_equal(first: bytes, second: bytes) -> bool:
-    return asn1_x509.RDNSequence.load(first) == asn1_x509.RDNSequence.load(second)  # as Name.__eq__ does
-
-
-@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
-def _hashable(encoding: bytes) -> str:
-    return asn1_x509.RDNSequence.load(encoding).hashable  # type: ignore[no-any-return]
-
-
-def name_eq(self: Any, other: Any) -> Any:
-    """RFC 5280 equality of two X.509 names, memoised by their encodings."""
-    if not isinstance(other, asn1_x509.Name):
-        return False
-    return _names_equal(self.chosen.dump(), other.chosen.dump())
-
-
-def name_hashable(self: Any) -> Any:
-    """``Name.hashable``, memoised by the name's encoding."""
-    return _hashable(self.chosen.dump())
-
-
 class _Certificates:
     """Parsed certificates by DER encoding, the most recently used kept (thread safe)."""
 
@@ -217,23 +171,57 @@ def extract_certificate_info(signed_data: Any) -> Any:
                                    attribute_certs=info.attribute_certs)
 
 
-def install() -> None:
-    """Use the replacements in this process (idempotent)."""
+SUPPORTED_PYHANKO = ("0.38.",)
+"""pyHanko versions (prefixes) whose reading functions these replacements reproduce exactly."""
+_INSTALLED = False
+
+
+def supported(version: str | None = None) -> bool:
+    """Whether the replacements were written and tested for this pyHanko (default: the installed one)."""
+    return (version or PYHANKO_VERSION).startswith(SUPPORTED_PYHANKO)
+
+
+def startup_message(version: str | None = None) -> str | None:
+    """None when the speedups fit the installed pyHanko; otherwise the message for the operator."""
+    version = version or PYHANKO_VERSION
+    if supported(version):
+        return None
+    wanted = ", ".join(v.rstrip(".") for v in SUPPORTED_PYHANKO)
+    return (f"docsign's verification speedups are for pyHanko {wanted}; pyHanko {version} is installed, so they "
+            "are not used: verification stays correct but is slower. Update docsign to get them back.")
+
+
+def log_startup_check(logger: logging.Logger | None = None) -> bool:
+    """Log :func:`startup_message` (web and worker start-up); True when the speedups will be used."""
+    message = startup_message()
+    if message is not None:
+        (logger or logging.getLogger(__name__)).warning(message)
+    return message is None
+
+
+def install(version: str | None = None) -> bool:
+    """Use the replacements in this process (idempotent); only when pyHanko is a supported version.
+    Called by processes that do nothing but verify (sandbox workers)."""
+    global _INSTALLED
+    if not supported(version):
+        return False
     generic.read_hex_string_from_stream = read_hex_string_from_stream
     generic.ArrayObject.read_from_stream = staticmethod(read_array_from_stream)  # type: ignore[method-assign]
-    asn1_x509.NameTypeAndValue._ldap_string_prep = ldap_string_prep  # type: ignore[method-assign]
-    asn1_x509.Name.__eq__ = name_eq  # type: ignore[method-assign,assignment]
-    asn1_x509.Name.hashable = property(name_hashable)  # type: ignore[method-assign,assignment]
     for module in _EXTRACTORS:
         module.extract_certificate_info = extract_certificate_info  # type: ignore[attr-defined]
+    _INSTALLED = True
+    return True
+
+
+def installed() -> bool:
+    return _INSTALLED
 
 
 def uninstall() -> None:
-    """Put the libraries' own functions back (to measure them as shipped)."""
+    """Put pyHanko's own functions back."""
+    global _INSTALLED
     generic.read_hex_string_from_stream = PYHANKO_READ_HEX_STRING
     generic.ArrayObject.read_from_stream = staticmethod(PYHANKO_READ_ARRAY)  # type: ignore[method-assign]
-    asn1_x509.NameTypeAndValue._ldap_string_prep = ASN1CRYPTO_STRING_PREP  # type: ignore[method-assign]
-    asn1_x509.Name.__eq__ = ASN1CRYPTO_NAME_EQ  # type: ignore[method-assign]
-    asn1_x509.Name.hashable = property(ASN1CRYPTO_NAME_HASHABLE)  # type: ignore[method-assign,assignment]
     for module in _EXTRACTORS:
         module.extract_certificate_info = PYHANKO_EXTRACT_CERTIFICATE_INFO  # type: ignore[attr-defined]
+    _INSTALLED = False

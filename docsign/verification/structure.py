@@ -116,7 +116,7 @@ def unaccounted_updates(data: bytes, reader: Any, signed_end: int, signed_revisi
                 known_objects.add(_skip_whitespace(data, where))
     for match in _OBJECT_HEADER.finditer(tail):
         offset = signed_end + match.start(1)
-        if offset not in known_objects:
+        if offset not in known_objects and offset not in known_xrefs:  # an xref stream need not list itself
             problems.append(f"Object {int(match.group(1))} {int(match.group(2))} was added after signing outside "
                             "any cross-reference section (incremental saving attack).")
             if len(problems) >= 5:

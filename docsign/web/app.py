@@ -9,7 +9,7 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 
 from docsign.config import Settings, load_settings, prepare_data_dir
-from docsign.web import api, auth, context, documents, errors, health, i18n, pki, ui, verify
+from docsign.web import api, auth, context, documents, errors, health, i18n, pki, registers, ui, verify
 
 csrf = CSRFProtect()
 
@@ -36,10 +36,18 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     errors.init_app(app)
     csrf.init_app(app)
     app.extensions[pki.EXTENSION_KEY + ".loader"] = lambda: _load_pki(settings)
-    for blueprint in (ui.bp, health.bp, pki.bp, verify.bp, documents.bp, api.bp):
+    for blueprint in (ui.bp, health.bp, pki.bp, verify.bp, documents.bp, registers.bp, api.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(pki.bp)  # protocol endpoints (OCSP, TSA) take binary POSTs from other programs
+    _check_verification_speedups(app)
     return app
+
+
+def _check_verification_speedups(app: Flask) -> None:
+    """Say at start-up when the installed pyHanko is not one the verifier's speedups were made for."""
+    from docsign.verification import speedups
+
+    speedups.log_startup_check(app.logger)
 
 
 def _load_pki(settings: Settings):  # type: ignore[no-untyped-def]

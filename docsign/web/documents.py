@@ -12,6 +12,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from docsign.documents import register
 from docsign.documents import service as document_service
 from docsign.documents.errors import SigningRefused
 from docsign.documents.service import Action, Actor, Stage
@@ -193,7 +194,7 @@ def issue(document_id: int) -> Response:
         document_service.issue_document(
             session, settings(), actor(), document_id, number=request.form.get("number", ""),
             notation=request.form.get("notation", ""), level=request.form.get("level", DEFAULT_LEVEL),
-            expected_revision=_revision_field())
+            book=request.form.get("book"), expected_revision=_revision_field())
     except (SigningRefused, Conflict, InvalidInput) as exc:
         return _refused("issue", document_id, exc)
     session.commit()
@@ -225,7 +226,9 @@ def send(document_id: int) -> Response:
 @bp.get("/inbox")
 @login_required
 def inbox() -> str:
-    return render_template("inbox.html", deliveries=document_service.inbox(db(), actor()))
+    deliveries = document_service.inbox(db(), actor())
+    arrivals = register.arrivals_of(db(), [d.inbox_document.id for d in deliveries if d.inbox_document])
+    return render_template("inbox.html", deliveries=deliveries, arrivals=arrivals)
 
 
 @bp.get("/inbox/<int:delivery_id>")
@@ -236,9 +239,13 @@ def incoming(delivery_id: int) -> str:
     delivery = document_service.get_incoming(session, me, delivery_id)
     document = delivery.inbox_document
     check = document_service.check_signatures(session, settings(), me, document.id) if document else None
+    arrival = register.arrival_of(session, document.id) if document else None
+    stamped = document is not None and any(r.action == "income" for r in document.revisions)
     return render_template("inbox_detail.html", delivery=delivery, exchange=delivery.exchange, document=document,
                            check=check, views=signature_views(check.report) if check and check.report else [],
-                           choices=document_service.status_choices(me, delivery))
+                           choices=document_service.status_choices(me, delivery), arrival=arrival,
+                           can_stamp=arrival is not None and arrival.number is not None and not stamped
+                           and document_service.can(me, Action.REGISTER), levels=LEVELS, default_level=DEFAULT_LEVEL)
 
 
 @bp.get("/sent")

@@ -57,6 +57,15 @@ SPEC: dict[str, Any] = {
                                      {"200": {"description": "Deliveries"}},
                                      parameters=[{"name": "state", "in": "query", "schema": {"type": "string"}},
                                                  {"name": "limit", "in": "query", "schema": {"type": "integer"}}])},
+        "/api/v1/register/arrivals": {"get": _op(
+            "The token's agency's arrivals register (sổ đăng ký văn bản đến)",
+            {"200": {"description": "Entries in arrival order (JSON), or the CSV, XLSX or PDF table", "content": {
+                "application/json": {}, "text/csv": {}, "application/pdf": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}, "400": _PROBLEM},
+            parameters=[{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "format", "in": "query",
+                         "schema": {"type": "string", "enum": ["json", "csv", "xlsx", "pdf"]}}])},
         "/api/v1/deliveries/{id}/document": {"get": _op("The received PDF", {"200": {
             "description": "PDF", "content": {"application/pdf": {}}}})},
         "/api/v1/deliveries/{id}/status": {"post": _op(

@@ -1,7 +1,9 @@
 """Public verification: the page ``/verify`` (no login) and ``POST /api/v1/verify``.
 
-Views only read the upload, call the domain (``docsign.verification``) through the bounded
-sandbox, and render; nothing an anonymous user uploads is written anywhere. Both POSTs are
+Views only read the upload, call the domain (:func:`docsign.verification.verify`) in the anonymous
+callers' own bounded pool, and render; nothing an anonymous user uploads is written anywhere. When
+that pool, or the client's share of it (``DOCSIGN_VERIFY_CONCURRENCY``, ``DOCSIGN_VERIFY_PER_CLIENT``),
+is full, the answer is 503 with ``Retry-After`` at once. Both POSTs are
 rate-limited per client IP (``DOCSIGN_VERIFY_RATE``, token buckets per web process, see
 :mod:`docsign.verification.ratelimit`) and answer 429 with ``Retry-After`` beyond it.
 
@@ -21,12 +23,10 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask.blueprints import BlueprintSetupState
 
 from docsign.errors import DocsignError, InvalidInput
-from docsign.pki.trust import trust_roots
-from docsign.verification import ratelimit
+from docsign.verification import ratelimit, verify
 from docsign.verification.errors import DocumentTooLarge, EmptyDocument, NotAPdf, RateLimited, etsi_xml
 from docsign.verification.render import signature_views
 from docsign.verification.report import VerificationReport
-from docsign.verification.sandbox import verify_bounded
 from docsign.web.context import settings
 from docsign.web.errors import problem_for
 
@@ -84,7 +84,8 @@ def _upload() -> bytes:
 
 
 def _verify(data: bytes, *, etsi_report: bool = False) -> VerificationReport:
-    return verify_bounded(data, trust_roots(settings()), etsi_report=etsi_report)
+    """In the anonymous callers' own pool: 503 + Retry-After at once when it (or this client's share) is full."""
+    return verify(data, settings(), client=request.remote_addr or "unknown", etsi_report=etsi_report)
 
 
 def _api_format() -> str | None:
@@ -144,8 +145,8 @@ def page_verify() -> Any:
     except DocsignError as exc:
         response = current_app.make_response(
             (render_template("verify.html", report=None, error=exc, filename=filename), exc.http_status))
-        if isinstance(exc, RateLimited):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        if getattr(exc, "retry_after", None) is not None:  # rate limit (429), busy verifier (503)
+            response.headers["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
         return response
     json_report = base64.b64encode(_json_bytes(report)).decode()
     etsi_report = base64.b64encode(report.etsi_xml).decode() if report.etsi_xml else None

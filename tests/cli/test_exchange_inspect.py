@@ -39,12 +39,13 @@ def test_inspect_document_status_and_broken_packets(tmp_path: Path):
     assert len(report["attachments"]) == 2
     assert report["signature"] == {"present": False, "valid": None, "detail": "absent"}
 
-    # A revocation carrying an XML signature (not checked yet: docsign.exchange.xmlsig is another branch's).
+    # A revocation carrying an XML signature, checked by docsign.exchange.xmlsig: not valid as XML-DSig.
     revocation = json.loads(run_cli("exchange", "inspect", "--json", str(SAMPLES / "vpcp_edoc_revocation_small.edxml"),
                                     env=env).stdout)
     assert revocation["business_type"] == 1
     assert revocation["related_document_ids"] == [revocation["document_id"]]
-    assert revocation["signature"]["present"] is True
+    assert revocation["signature"]["present"] is True and revocation["signature"]["valid"] is False
+    assert "not XML-DSig" in revocation["signature"]["detail"]  # the XML-DSig shape under edXML's namespace
 
     # A status packet in the VNPT library's MessageHeader form, in words.
     status = run_cli("exchange", "inspect", str(SAMPLES / "vpcp_status_rejection_02.edxml"), env=env)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from docsign.db import session_scope
 from docsign.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from docsign.exchange import edxml
+from docsign.exchange import edxml, packet_seals
 from docsign.exchange import service as svc
 from docsign.exchange.errors import InvalidTransition
 from docsign.models import (
@@ -148,8 +148,10 @@ def _swap_packet(settings, delivery_id, pdf):  # type: ignore[no-untyped-def]
     with session_scope(settings.database_url) as s:
         exchange = s.get(Delivery, delivery_id).exchange
         packet = edxml.parse_document_packet(svc.read_packet(settings, exchange))
-        forged = replace(packet, attachments=(edxml.Attachment.new("forged.pdf", pdf),))
-        exchange.packet_sha256 = BlobStore(settings.blob_dir).put_bytes(edxml.build_document_packet(forged)).key
+        forged = replace(packet, attachments=(edxml.Attachment.new("forged.pdf", pdf),), signature="")
+        # sealed with the sender's key, so that what is checked is the PDF (the packet's own seal is tested below)
+        data = packet_seals.seal_outgoing(s, settings, exchange.sender, edxml.build_document_packet(forged))
+        exchange.packet_sha256 = BlobStore(settings.blob_dir).put_bytes(data).key
 
 
 def test_receipt_rejects_a_broken_signature_with_02(demo_online, sealed):

@@ -17,6 +17,7 @@ from tests.unit.verification.pdfs import (
     raw_pdf,
     signed_range,
     stream,
+    trailer_size,
 )
 
 COVER = b"q 1 1 1 rg 60 700 400 40 re f Q"
@@ -175,3 +176,40 @@ def appended_garbage(signed: bytes) -> bytes:
 
 def find_all(pattern: bytes, data: bytes) -> list[int]:
     return [m.start() for m in re.finditer(pattern, data)]
+
+
+# -- shadow "replace": a form field's look changes, its value does not ---------------------------
+def form_base() -> bytes:
+    """A page with a text field whose value is drawn by its appearance stream."""
+    widget = (b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (Amount) /V (1.000.000 VND) /Rect [72 700 372 730] "
+              b"/P 4 0 R /F 4 /DA (/Helv 12 Tf 0 g) /AP << /N 6 0 R >> >>")
+    return raw_pdf([
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] >> >>",                  # 1
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",                                           # 2
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",                              # 3
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [5 0 R] >>",             # 4
+        widget,                                                                                 # 5
+        _appearance(b"1.000.000 VND"),                                                          # 6
+    ])
+
+
+def _appearance(text: bytes) -> bytes:
+    return stream(b"BT /Helv 12 Tf 2 8 Td (" + text + b") Tj ET",
+                  b"/Type /XObject /Subtype /Form /BBox [0 0 300 30] /Resources << /Font << /Helv 3 0 R >> >> ")
+
+
+def _widget(value: bytes, appearance: int) -> bytes:
+    return (b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (Amount) /V (" + value + b") /Rect [72 700 372 730] "
+            b"/P 4 0 R /F 4 /DA (/Helv 12 Tf 0 g) /AP << /N %d 0 R >> >>" % appearance)
+
+
+def shadow_replace_appearance(signed: bytes) -> bytes:
+    """The field keeps its signed value; a new appearance shows another amount."""
+    number = trailer_size(signed)
+    return append_update(signed, {5: _widget(b"1.000.000 VND", number), number: _appearance(b"9.000.000 VND")})
+
+
+def fill_form_field(signed: bytes) -> bytes:
+    """Ordinary form filling after an approval signature: a new value, drawn by a new appearance."""
+    number = trailer_size(signed)
+    return append_update(signed, {5: _widget(b"2.000.000 VND", number), number: _appearance(b"2.000.000 VND")})

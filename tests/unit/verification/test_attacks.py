@@ -65,3 +65,13 @@ def test_signed_attributes_not_der_is_hash_failure(kit, victim):  # type: ignore
     result, sig = verdict(kit, forged)
     assert result == ("TOTAL_FAILED", "HASH_FAILURE"), sig.errors
     assert any("DER" in e for e in sig.errors)
+
+
+def test_changed_appearance_with_the_same_value_is_shadow_replace(kit):  # type: ignore[no-untyped-def]
+    signed = kit.sign(attacks.form_base(), kit.signer("victim", common_name="Victim"), level="B-B")
+    assert verdict(kit, signed)[0] == ("TOTAL_PASSED", None)
+    result, sig = verdict(kit, attacks.shadow_replace_appearance(signed))
+    assert result == FAILED_CONSTRAINTS and sig.modifications.value == "OTHER", sig.errors
+    assert any("Amount" in e for e in sig.errors)
+    result, sig = verdict(kit, attacks.fill_form_field(signed))
+    assert result == ("TOTAL_PASSED", None) and sig.modifications.value == "FORM_FILLING", sig.errors

@@ -12,6 +12,13 @@ from pyhanko.pdf_utils import generic
 
 from docsign.verification import speedups
 
+
+@pytest.fixture(autouse=True)
+def _libraries_as_shipped_afterwards():  # type: ignore[no-untyped-def]
+    yield
+    speedups.uninstall()
+
+
 HEX_ALPHABET = b"0123456789abcdefABCDEF \n\r\t\x0c\x00%>gz<"
 
 
@@ -44,90 +51,6 @@ def test_installed_reader_is_used_inside_objects() -> None:
     stream = io.BytesIO(b"<< /Contents <3031 32> /X 1 >>")
     obj = generic.read_object(stream, generic.Reference(1, 0))
     assert bytes(obj["/Contents"].original_bytes) == b"012" and obj["/X"] == 1
-
-
-@pytest.mark.parametrize("value", ["Nguyễn Văn A", "  UBND   tỉnh  Hòa Bình ", "Ｆｕｌｌwidth", "a\u00adb", "x" * 300])
-def test_string_prep_is_memoised_and_equal(value: str) -> None:
-    speedups.install()
-    expected = speedups.ASN1CRYPTO_STRING_PREP(None, value)
-    assert speedups.ldap_string_prep(None, value) == expected
-    assert speedups.ldap_string_prep(None, value) == expected  # from the memo
-
-
-def test_string_prep_still_rejects_what_asn1crypto_rejects() -> None:
-    speedups.install()
-    for _ in range(2):  # an error is never memoised as a value
-        with pytest.raises(ValueError):
-            speedups.ldap_string_prep(None, "private use \ue000")
-
-
-def test_names_still_compare_per_rfc_5280() -> None:
-    speedups.install()
-    a = asn1_x509.Name.build({"common_name": "Nguyễn  Văn A", "organization_name": "UBND"})
-    b = asn1_x509.Name.build({"common_name": "nguyễn văn a", "organization_name": "ubnd"})
-    c = asn1_x509.Name.build({"common_name": "Nguyễn Văn B", "organization_name": "UBND"})
-    assert a == b and a != c and a.hashable == b.hashable
-
-
-NAME_PARTS = st.fixed_dictionaries({}, optional={
-    "common_name": st.sampled_from(["Nguyễn Văn A", "nguyễn  văn a", "NGUYỄN VĂN A", "Trần Thị B", " x "]),
-    "organization_name": st.sampled_from(["UBND tỉnh Hòa Bình", "ubnd  tỉnh hòa bình", "Sở TT&TT"]),
-    "country_name": st.sampled_from(["VN", "vn"]),
-    "locality_name": st.sampled_from(["Hòa Bình", "Lạc Sơn"]),
-})
-
-
-def reference_eq(first: asn1_x509.Name, second: object) -> object:
-    try:
-        return speedups.ASN1CRYPTO_NAME_EQ(first, second)
-    except Exception as exc:
-        return type(exc).__name__
-
-
-@settings(max_examples=300, deadline=None)
-@given(NAME_PARTS, NAME_PARTS)
-def test_names_compare_and_hash_like_asn1crypto(first: dict[str, str], second: dict[str, str]) -> None:
-    speedups.install()
-    # parsed from DER (as in a certificate) and freshly built: both kinds of Name object
-    a, b = asn1_x509.Name.load(asn1_x509.Name.build(first).dump()), asn1_x509.Name.build(second)
-    assert (a == b) == reference_eq(a, b) and (a != b) == (not reference_eq(a, b))
-    assert a.hashable == speedups.ASN1CRYPTO_NAME_HASHABLE(a) and b.hashable == speedups.ASN1CRYPTO_NAME_HASHABLE(b)
-
-
-def test_a_changed_name_is_compared_as_it_is_now() -> None:
-    speedups.install()
-    a = asn1_x509.Name.build({"common_name": "Nguyễn Văn A"})
-    b = asn1_x509.Name.build({"common_name": "Nguyễn Văn A"})
-    assert a == b
-    b.chosen[0][0]["value"] = asn1_x509.DirectoryString(name="utf8_string", value="Trần Thị B")
-    assert a != b and b.hashable == speedups.ASN1CRYPTO_NAME_HASHABLE(b) and "trần" in b.hashable
-
-
-def test_names_read_from_ber_compare_like_asn1crypto() -> None:
-    speedups.install()
-    der = asn1_x509.Name.build({"common_name": "Nguyễn Văn A"}).dump()
-    rdn = der[2:]  # the one RDN, a SET with a short length
-    indefinite = b"\x31\x80" + rdn[2:] + b"\x00\x00"
-    ber = asn1_x509.Name.load(bytes([0x30, len(indefinite)]) + indefinite)
-    parsed = asn1_x509.Name.load(der)
-    assert (ber == parsed) is reference_eq(ber, parsed) is True
-    assert ber.hashable == speedups.ASN1CRYPTO_NAME_HASHABLE(ber) == parsed.hashable
-
-
-def test_a_name_inside_a_general_name_compares_like_asn1crypto() -> None:
-    speedups.install()
-    name = asn1_x509.Name.build({"common_name": "Nguyễn Văn A", "organization_name": "UBND"})
-    general = asn1_x509.GeneralNames.load(asn1_x509.GeneralNames([asn1_x509.GeneralName(
-        name="directory_name", value=name)]).dump())[0].chosen  # explicitly tagged [4], as in an ESS IssuerSerial
-    other = asn1_x509.Name.build({"common_name": "nguyễn văn a", "organization_name": "ubnd"})
-    assert general.dump() != name.dump()
-    assert (general == name) is reference_eq(general, name) is True and (general == other) is True
-    assert general.hashable == speedups.ASN1CRYPTO_NAME_HASHABLE(general) == other.hashable
-
-
-def test_a_name_is_never_equal_to_something_else() -> None:
-    speedups.install()
-    assert asn1_x509.Name.build({"common_name": "A"}) != "A"
 
 
 class _Container:
@@ -242,16 +165,59 @@ def test_uninstall_puts_every_library_function_back() -> None:
     from pyhanko.sign import general
     from pyhanko.sign.validation import generic_cms
 
-    speedups.install()
+    assert speedups.install()
     try:
         speedups.uninstall()
         assert generic.read_hex_string_from_stream is speedups.PYHANKO_READ_HEX_STRING
         assert generic.ArrayObject.read_from_stream is speedups.PYHANKO_READ_ARRAY
-        assert asn1_x509.NameTypeAndValue._ldap_string_prep is speedups.ASN1CRYPTO_STRING_PREP
-        assert asn1_x509.Name.__eq__ is speedups.ASN1CRYPTO_NAME_EQ
-        assert asn1_x509.Name.hashable.fget is speedups.ASN1CRYPTO_NAME_HASHABLE
         assert general.extract_certificate_info is generic_cms.extract_certificate_info \
             is speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO
+        assert not speedups.installed()
     finally:
-        speedups.install()
-    assert asn1_x509.Name.__eq__ is speedups.name_eq
+        speedups.uninstall()
+
+
+def test_importing_the_engine_changes_no_library() -> None:
+    """Issue 12.5: a fresh interpreter that imports the verifier (and verifies) has the libraries as shipped."""
+    import subprocess
+    import sys
+
+    code = (
+        "from pyhanko.pdf_utils import generic; from asn1crypto import x509; from pyhanko.sign import general\n"
+        "before = (generic.read_hex_string_from_stream, generic.ArrayObject.read_from_stream, x509.Name.__eq__,\n"
+        "          x509.Name.hashable, x509.NameTypeAndValue._ldap_string_prep, general.extract_certificate_info)\n"
+        "import docsign.verification.engine, docsign.verification.sandbox, docsign.web.app\n"
+        "after = (generic.read_hex_string_from_stream, generic.ArrayObject.read_from_stream, x509.Name.__eq__,\n"
+        "         x509.Name.hashable, x509.NameTypeAndValue._ldap_string_prep, general.extract_certificate_info)\n"
+        "assert before == after, 'a library function was replaced at import'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_another_pyhanko_version_gets_no_speedups_and_a_clear_message() -> None:
+    speedups.uninstall()
+    assert not speedups.install("0.39.0")
+    assert generic.read_hex_string_from_stream is speedups.PYHANKO_READ_HEX_STRING
+    message = speedups.startup_message("0.39.0")
+    assert message is not None and "pyHanko 0.39.0 is installed" in message and "correct" in message
+    assert speedups.startup_message() is None  # the installed pyHanko is the one they were made for
+
+
+def test_sandbox_workers_verify_with_the_speedups_and_the_same_verdicts(kit, docs) -> None:  # type: ignore[no-untyped-def]
+    """The sandbox installs them in its own processes; the verdicts equal the engine's as shipped here."""
+    from docsign.verification import engine
+    from docsign.verification.sandbox import BoundedVerifier
+
+    speedups.uninstall()
+    pool = BoundedVerifier()
+    try:
+        for data in (docs.b_lt, docs.two, docs.pkcs7):
+            bounded = pool.verify(data, [kit.root], offline=True).to_dict()
+            plain = engine.verify_pdf(data, [kit.root], offline=True).to_dict()
+            for report in (bounded, plain):
+                report.pop("validation_time", None)
+            assert bounded == plain
+    finally:
+        pool.close()
+    assert not speedups.installed() and generic.read_hex_string_from_stream is speedups.PYHANKO_READ_HEX_STRING
