@@ -369,7 +369,7 @@ def test_bad_axis_fields_are_refused(fields, message):
 
 
 def test_update_replace_and_revoke_act_on_the_document_that_arrived(demo_online, sealed):
-    original = _send(demo_online, sealed, code_number="05")
+    original = _send(demo_online, sealed)
     for delivery_id in _delivery_ids(demo_online, original):
         assert _receive(demo_online, delivery_id).state == "delivered"
     with session_scope(demo_online.database_url) as s:
@@ -377,7 +377,7 @@ def test_update_replace_and_revoke_act_on_the_document_that_arrived(demo_online,
         first_inbox = {d.recipient.code: (d.id, d.inbox_document_id) for d in s.get(Exchange, original).deliveries}
 
     # An update (2) is filed as a new inbox document linked to the earlier one, and both histories say so.
-    update = _send(demo_online, sealed, to=(LAC_SON,), code_number="06", business_type=2,
+    update = _send(demo_online, sealed, to=(LAC_SON,), business_type=2,
                    related_document_id=original_id)
     (update_delivery,) = _delivery_ids(demo_online, update)
     assert _receive(demo_online, update_delivery).state == "delivered"
@@ -389,7 +389,7 @@ def test_update_replace_and_revoke_act_on_the_document_that_arrived(demo_online,
         assert f"document #{first_inbox[LAC_SON][1]}" in s.get(Delivery, update_delivery).events[-1].description
 
     # A revocation (1) freezes the document that arrived (recalled) and answers the sender with 15 on it.
-    revocation = _send(demo_online, sealed, to=(TAN_LAC,), code_number="07", business_type=1,
+    revocation = _send(demo_online, sealed, to=(TAN_LAC,), business_type=1,
                        related_document_id=original_id)
     (revocation_delivery,) = _delivery_ids(demo_online, revocation)
     outcome = _receive(demo_online, revocation_delivery)
@@ -411,7 +411,7 @@ def test_update_replace_and_revoke_act_on_the_document_that_arrived(demo_online,
 
 def test_a_revocation_of_a_document_that_never_arrived_is_refused_and_recorded(demo_online, sealed):
     never = f"{PROVINCE},2020/01/02,99/UBND-VP"
-    revocation = _send(demo_online, sealed, to=(LAC_SON,), code_number="08", business_type=1,
+    revocation = _send(demo_online, sealed, to=(LAC_SON,), business_type=1,
                        related_document_id=never)
     (delivery_id,) = _delivery_ids(demo_online, revocation)
     outcome = _receive(demo_online, delivery_id)
