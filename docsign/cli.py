@@ -295,16 +295,20 @@ def exchange() -> None:
               help="1 not a directive, 2 directive, 3 report on a directive.")
 @click.option("--to-place", "to_places", multiple=True, help="A 'Nơi nhận' line beyond the recipients (repeatable).")
 @click.option("--content", help="Nội dung: a short summary beyond the subject.")
+@click.option("--business-type", type=click.IntRange(0, 3), default=0, show_default=True,
+              help="0 new document, 1 revocation, 2 update, 3 replacement.")
+@click.option("--of", "related", help="For 1-3: the DocumentId revoked, updated or replaced.")
 @click.argument("pdf", type=click.Path(dir_okay=False, path_type=Path))
 def exchange_send(sender: str, recipients: str, subject: str, number: str | None, notation: str, type_name: str,
                   priority: int, due_date: str | None, steering_type: str | None, to_places: tuple[str, ...],
-                  content: str | None, pdf: Path) -> None:
+                  content: str | None, business_type: int, related: str | None, pdf: Path) -> None:
     from docsign.exchange import service
 
     s = settings()
     request = service.SendRequest(sender_code=sender, recipient_codes=tuple(recipients.split(",")), subject=subject,
                                   file_name=pdf.name, code_number=number, code_notation=notation,
-                                  type_name=type_name, priority=priority,
+                                  type_name=type_name, priority=priority, business_type=business_type,
+                                  related_document_id=related,
                                   **service.packet_fields(content=content, due_date=due_date,
                                                           steering_type=steering_type, to_places=to_places))
     with db_session() as session, _refusals_recorded(session, "exchange.send.refused", sender):

@@ -5,8 +5,10 @@ seal belongs to the sending agency. Verification reports are reused for a few se
 from __future__ import annotations
 
 import hashlib
+import io
 import threading
 import time
+import zipfile
 from collections.abc import Sequence
 
 from asn1crypto import x509 as asn1_x509
@@ -111,11 +113,42 @@ def _is_seal_profile(signer: Signer, agency: Agency, expected_issuers: set[str])
     return not expected_issuers or signer.issuer in expected_issuers
 
 
-def pdf_attachment(packet: edxml.DocumentPacket) -> bytes:
+def pdf_attachment(packet: edxml.DocumentPacket, max_bytes: int = edxml.DEFAULT_MAX_PACKET_BYTES) -> bytes:
+    """The signed PDF a packet carries: the first PDF attachment, else the PDF inside the first zip attachment
+    that holds one (the VNPT library zips every file it attaches)."""
     for attachment in packet.attachments:
+        if attachment.data.startswith(ZIP_MAGIC):
+            continue
         if attachment.content_type == "application/pdf" or attachment.attachment_name.lower().endswith(".pdf"):
             return attachment.data
-    raise InvalidInput("the packet carries no PDF attachment")
+    for attachment in packet.attachments:
+        if attachment.data.startswith(ZIP_MAGIC):
+            found = _pdf_in_zip(attachment, max_bytes)
+            if found is not None:
+                return found
+    raise InvalidInput("the packet carries no PDF attachment (nor a zip attachment holding one)")
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _pdf_in_zip(attachment: edxml.Attachment, max_bytes: int) -> bytes | None:
+    path = f"attachment {attachment.attachment_name!r}"
+    try:
+        with zipfile.ZipFile(io.BytesIO(attachment.data)) as archive:
+            for entry in archive.infolist():
+                if entry.is_dir() or not entry.filename.lower().endswith(".pdf"):
+                    continue
+                if entry.file_size > max_bytes:  # what the header says; the read below is bounded too
+                    raise InvalidInput(f"{path}: {entry.filename} unpacks to more than {max_bytes:,} bytes")
+                with archive.open(entry) as member:
+                    data = member.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise InvalidInput(f"{path}: {entry.filename} unpacks to more than {max_bytes:,} bytes")
+                return data
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
+        raise InvalidInput(f"{path} is not a readable zip file ({exc})") from None
+    return None
 
 
 def is_transient(report: VerificationReport) -> bool:

@@ -36,6 +36,8 @@ class Document(Base):
                                                                  unique=True)
     """For a received document, the delivery that brought it: unique, so a redelivered message can never
     make a second inbox entry."""
+    previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    """For a received update or replacement (BussinessDocType 2, 3): the inbox document it supersedes."""
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     citizen_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     """One-stop-shop result ("kết quả một cửa"): the unguessable token of its public page /verify/d/<token>,
@@ -45,6 +47,7 @@ class Document(Base):
 
     agency: Mapped[Agency] = relationship()
     created_by: Mapped[User | None] = relationship()
+    previous_version: Mapped[Document | None] = relationship(remote_side=[id])
     revisions: Mapped[list[DocumentRevision]] = relationship(
         back_populates="document", order_by="DocumentRevision.number", cascade="all, delete-orphan")
 

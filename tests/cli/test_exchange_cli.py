@@ -28,7 +28,9 @@ def test_send_show_export_and_import_into_another_installation(demo_online, tmp_
     env = _env(demo_online)
     pdf = sealed_pdf(demo_online, PROVINCE, tmp_path / "docs", number="12", seal_only=True)
     sent = run_cli("exchange", "send", "--from", PROVINCE, "--to", f"{LAC_SON},{TAN_LAC}", "--subject",
-                   "Về việc thử nghiệm", "--number", "12", "--notation", "UBND-VP", str(pdf), env=env)
+                   "Về việc thử nghiệm", "--number", "12", "--notation", "UBND-VP", "--due-date", "2030-02-01",
+                   "--steering-type", "3", "--to-place", "Như trên;", "--to-place", "Lưu: VT.", "--content",
+                   "Báo cáo kết quả", str(pdf), env=env)
     assert sent.returncode == 0, sent.stderr
     exchange_id = sent.stdout.strip()
     shown = json.loads(run_cli("exchange", "show", exchange_id, "--json", env=env).stdout)
@@ -37,7 +39,11 @@ def test_send_show_export_and_import_into_another_installation(demo_online, tmp_
     exported = run_cli("exchange", "export", exchange_id, env=env)
     assert exported.returncode == 0
     packet = exported.stdout.encode()
-    assert edxml.parse_document_packet(packet).attachments[0].data == pdf.read_bytes()
+    read = edxml.parse_document_packet(packet)
+    assert read.attachments[0].data == pdf.read_bytes()
+    header = read.message_header
+    assert (str(header.due_date), header.steering_type, header.to_places, header.content) == (
+        "2030-02-01", 3, ("Như trên;", "Lưu: VT."), "Báo cáo kết quả")
 
     # The same DocumentId cannot come in twice as a new document.
     (tmp_path / "a.edxml").write_bytes(packet)

@@ -38,7 +38,9 @@ def api(demo_online):  # type: ignore[no-untyped-def]
 
 def _send(api, pdf: bytes, to: str = f"{LAC_SON},{DEPT}"):  # type: ignore[no-untyped-def]
     return api("POST", "/api/v1/exchanges", data={"file": (io.BytesIO(pdf), "cv.pdf"), "to": to,
-                                                   "subject": "Về việc thử API", "notation": "UBND-VP"})
+                                                   "subject": "Về việc thử API", "notation": "UBND-VP",
+                                                   "due_date": "2030-03-01", "steering_type": "2",
+                                                   "to_place": ["Như trên;", "Lưu: VT."], "content": "Nội dung"})
 
 
 @pytest.fixture
@@ -64,6 +66,9 @@ def test_send_inbox_document_and_status(api, sealed):
     assert sent.status_code == 201, sent.json
     exchange_id = sent.json["id"]
     deliveries = {d["recipient"]["code"]: d["id"] for d in sent.json["deliveries"]}
+    header = edxml.parse_document_packet(api("GET", f"/api/v1/exchanges/{exchange_id}/packet").data).message_header
+    assert (str(header.due_date), header.steering_type, header.to_places, header.content) == (
+        "2030-03-01", 2, ("Như trên;", "Lưu: VT."), "Nội dung")
     with session_scope(api.settings.database_url) as s:
         svc.receive(s, api.settings, deliveries[LAC_SON])
     inbox = api("GET", "/api/v1/inbox", code=LAC_SON).json

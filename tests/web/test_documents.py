@@ -5,6 +5,7 @@ to cross the agency line and the role line."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import re
 import subprocess
@@ -17,6 +18,8 @@ from sqlalchemy import func, select
 
 from docsign.config import Settings
 from docsign.db import session_scope
+from docsign.exchange import edxml
+from docsign.exchange.send import read_packet
 from docsign.models import (
     AuditEvent,
     Delivery,
@@ -157,13 +160,24 @@ def test_a_document_goes_from_the_province_to_two_districts_and_back(demo_online
                                .where(DocumentRevision.document_id == document_id).order_by(Signature.id)).all()
         assert [(sig.role, sig.level) for sig in signatures] == [("approve", "B-T"), ("issue", "B-T")]
         assert signatures[0].signer_common_name == "Nguyễn Văn An"
-    resp = clerk.post(f"/documents/{document_id}/send", {"to": [LACSON, TANLAC]})
+    send_form = clerk.text(f"/documents/{document_id}")
+    assert 'name="due_date"' in send_form and 'name="steering_type"' in send_form and 'name="to_places"' in send_form
+    resp = clerk.post(f"/documents/{document_id}/send", {
+        "to": [LACSON, TANLAC], "due_date": "2030-01-15", "steering_type": "2", "content": "Triển khai trước Tết",
+        "to_places": "Như trên;\nLưu: VT, VP."})
     exchange_id = _id_from(resp.headers["Location"], "/sent")
     page = clerk.follow(resp)
     assert "Đã gửi" in _flash(page) and page.count("Đang gửi") >= 2
     with session_scope(settings.database_url) as s:
         exchange = s.get(Exchange, exchange_id)
         assert exchange.document_id == document_id and exchange.revision.number == 3
+        # What the axis reads: the approval's signer with its TM. line and position, and the send form's fields.
+        header = edxml.parse_document_packet(read_packet(settings, exchange)).message_header
+        leader_row = s.scalar(select(User).where(User.login == "tinh.lanhdao"))
+        assert header.signer_info == edxml.SignerInfo("TM. Ủy ban nhân dân", leader_row.position or "", "Nguyễn Văn An")
+        assert (header.due_date, header.steering_type, header.content) == (dt.date(2030, 1, 15), 2,
+                                                                           "Triển khai trước Tết")
+        assert header.to_places == ("Như trên;", "Lưu: VT, VP.")
         assert s.scalar(select(func.count()).select_from(Document).where(Document.agency.has(code=TINH))) == 1, \
             "sending does not file a second copy of the document"
     assert f'action="/documents/{document_id}/send"' not in clerk.text(f"/documents/{document_id}")
@@ -512,3 +526,31 @@ def test_the_documents_service_imports_no_web_framework():
             "('flask', 'celery', 'flask_login', 'flask_wtf'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_an_update_shows_as_the_new_version_of_the_earlier_document(demo_online, tmp_path):
+    from docsign.exchange import service as exchange_service
+    from tests.support.documents import sealed_pdf
+
+    settings = demo_online
+    pdf = sealed_pdf(settings, TINH, tmp_path / "docs", number="31", seal_only=True).read_bytes()
+    sent = {}
+    for number, business_type in (("31", 0), ("32", 2)):  # the register gives the numbers
+        request = exchange_service.SendRequest(
+            sender_code=TINH, recipient_codes=(LACSON,), subject=f"Văn bản {number}",
+            code_notation="UBND-VP", business_type=business_type,
+            related_document_id=sent["31"].edxml_document_id if business_type else None)
+        with session_scope(settings.database_url) as s:
+            sent[number] = exchange_service.send(s, settings, request, pdf, actor="test")
+            s.expunge(sent[number])
+        receive_all(settings)
+    with session_scope(settings.database_url) as s:
+        first, second = (s.scalar(select(Delivery).where(Delivery.exchange_id == sent[n].id)) for n in ("31", "32"))
+        first_id, second_id = first.id, second.id
+        first_number = first.inbox_document.code_number
+    recipient = Browser(create_app(settings), "lacson.vanthu")
+    inbox = recipient.text("/inbox")
+    assert "Bản mới của" in inbox and f'href="/inbox/{first_id}"' in inbox
+    detail = recipient.text(f"/inbox/{second_id}")
+    assert "Bản mới của" in detail and f"{first_number}/UBND-VP" in detail
+    assert "Đã có bản cập nhật" in recipient.text(f"/inbox/{first_id}")

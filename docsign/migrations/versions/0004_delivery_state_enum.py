@@ -1,9 +1,10 @@
 """deliveries.state and deliveries.before_recall become enum columns (VARCHAR with a CHECK), like the others;
 documents.code_number holds 30 characters (other systems' numbers, e.g. the axis gateway's 14-digit ones);
 signatures keep the signer's position and TM./KT. line (edXML SignerInfo); agencies.status_form says which form
-of status packet each peer reads
+of status packet each peer reads; documents.previous_version_id links a received update or replacement to
+the inbox document it supersedes
 
-Revision ID: 0004_delivery_state_enum
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-01 02:10:00
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_delivery_state_enum'
+revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None
@@ -27,6 +28,11 @@ def _enum(name: str = 'deliverystate') -> sa.Enum:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('previous_version_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_documents_previous_version_id'), ['previous_version_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_documents_previous_version_id_documents'), 'documents',
+                                    ['previous_version_id'], ['id'])
     with op.batch_alter_table('signatures', schema=None) as batch_op:
         batch_op.add_column(sa.Column('position', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('signing_prefix', sa.String(length=100), nullable=True))
@@ -45,7 +51,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('agencies', schema=None) as batch_op:
-        batch_op.drop_constraint('ck_agencies_statusform', type_='check')
+        batch_op.drop_constraint(op.f('ck_agencies_statusform'), type_='check')
         batch_op.drop_column('status_form')
     with op.batch_alter_table('signatures', schema=None) as batch_op:
         batch_op.drop_column('signing_prefix')
@@ -57,3 +63,6 @@ def downgrade() -> None:
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.alter_column('code_number', existing_type=sa.String(length=30), type_=sa.String(length=11),
                               existing_nullable=True)
+        batch_op.drop_constraint(batch_op.f('fk_documents_previous_version_id_documents'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_documents_previous_version_id'))
+        batch_op.drop_column('previous_version_id')

@@ -159,7 +159,7 @@ def test_concurrent_allocations_never_get_the_same_number(migrated, agency_id, a
 
 
 def test_the_upgrade_writes_the_numbers_already_given_into_the_books(settings):
-    """0004_registers on a database of 0003: numbers already issued go into the books (the first document of
+    """0006 on a database of 0003: numbers already issued go into the books (the first document of
     a number the old count+1 path gave twice keeps it), received documents get arrival numbers in order."""
     from docsign import migrations
     from docsign.models import Delivery, DocumentRevision, Exchange

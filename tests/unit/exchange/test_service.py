@@ -14,7 +14,17 @@ from docsign.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from docsign.exchange import edxml, packet_seals
 from docsign.exchange import service as svc
 from docsign.exchange.errors import InvalidTransition
-from docsign.models import AuditEvent, Delivery, Document, DocumentOrigin, Exchange, OutboxMessage, StatusEvent, utcnow
+from docsign.models import (
+    Agency,
+    AuditEvent,
+    Delivery,
+    Document,
+    DocumentOrigin,
+    Exchange,
+    OutboxMessage,
+    StatusEvent,
+    utcnow,
+)
 from docsign.storage import BlobStore
 from tests.support.documents import sealed_pdf
 
@@ -324,3 +334,90 @@ def test_a_scan_of_12_mb_goes_through(demo_online, tmp_path):
     with session_scope(demo_online.database_url) as s:
         inbox = s.scalars(select(Document).where(Document.received_via_delivery_id == first)).one()
         assert BlobStore(demo_online.blob_dir).read_bytes(inbox.revisions[0].sha256) == scan
+
+
+def test_the_axis_fields_and_each_peers_status_form(demo_online, sealed):
+    fields = svc.packet_fields(content="Tóm tắt nội dung", due_date="15/01/2030", steering_type="1",
+                               to_places=["Như trên;", " ", "Lưu: VT."])
+    first, second = _delivery_ids(demo_online, _send(demo_online, sealed, **fields))
+    with session_scope(demo_online.database_url) as s:
+        header = edxml.parse_document_packet(svc.read_packet(demo_online, s.get(Delivery, first).exchange)) \
+            .message_header
+        assert (header.content, header.due_date, header.steering_type, header.to_places) == (
+            "Tóm tắt nội dung", dt.date(2030, 1, 15), 1, ("Như trên;", "Lưu: VT."))
+        assert s.scalar(select(Agency).where(Agency.code == PROVINCE)).status_form is edxml.StatusForm.MESSAGE_HEADER
+    _receive(demo_online, first)  # the province reads the national axis's form (the default)
+    with session_scope(demo_online.database_url) as s:
+        s.scalar(select(Agency).where(Agency.code == PROVINCE)).status_form = edxml.StatusForm.STATUS
+    _receive(demo_online, second)  # ... until it is set to read QCVN 102's Status element
+    store = BlobStore(demo_online.blob_dir)
+    with session_scope(demo_online.database_url) as s:
+        forms = [edxml.parse_status_packet(store.read_bytes(s.get(Delivery, d).events[-1].packet_sha256)).form
+                 for d in (first, second)]
+    assert forms == [edxml.StatusForm.MESSAGE_HEADER, edxml.StatusForm.STATUS]
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"due_date": "soon"}, "is not a date"),
+    ({"steering_type": "7"}, "steering type is 1"),
+    ({"content": "x" * 501}, "at most 500"),
+    ({"to_places": "x" * 151}, "at most 150"),
+])
+def test_bad_axis_fields_are_refused(fields, message):
+    with pytest.raises(InvalidInput, match=message):
+        svc.packet_fields(**fields)
+
+
+def test_update_replace_and_revoke_act_on_the_document_that_arrived(demo_online, sealed):
+    original = _send(demo_online, sealed)
+    for delivery_id in _delivery_ids(demo_online, original):
+        assert _receive(demo_online, delivery_id).state == "delivered"
+    with session_scope(demo_online.database_url) as s:
+        original_id = s.get(Exchange, original).edxml_document_id
+        first_inbox = {d.recipient.code: (d.id, d.inbox_document_id) for d in s.get(Exchange, original).deliveries}
+
+    # An update (2) is filed as a new inbox document linked to the earlier one, and both histories say so.
+    update = _send(demo_online, sealed, to=(LAC_SON,), business_type=2,
+                   related_document_id=original_id)
+    (update_delivery,) = _delivery_ids(demo_online, update)
+    assert _receive(demo_online, update_delivery).state == "delivered"
+    with session_scope(demo_online.database_url) as s:
+        newer = s.get(Delivery, update_delivery).inbox_document
+        assert newer.previous_version_id == first_inbox[LAC_SON][1]
+        earlier_history = [e.description for e in s.get(Delivery, first_inbox[LAC_SON][0]).events]
+        assert any(f"document #{newer.id}" in (d or "") for d in earlier_history)
+        assert f"document #{first_inbox[LAC_SON][1]}" in s.get(Delivery, update_delivery).events[-1].description
+
+    # A revocation (1) freezes the document that arrived (recalled) and answers the sender with 15 on it.
+    revocation = _send(demo_online, sealed, to=(TAN_LAC,), business_type=1,
+                       related_document_id=original_id)
+    (revocation_delivery,) = _delivery_ids(demo_online, revocation)
+    outcome = _receive(demo_online, revocation_delivery)
+    assert outcome.state == "delivered" and "revoked" in outcome.detail
+    with session_scope(demo_online.database_url) as s:
+        revoked = s.get(Delivery, first_inbox[TAN_LAC][0])
+        assert revoked.state == "recalled"
+        assert [e.code for e in revoked.events][-2:] == ["13", "15"]
+        answer = revoked.events[-1]
+        assert answer.packet_sha256 is not None
+        status = edxml.parse_status_packet(BlobStore(demo_online.blob_dir).read_bytes(answer.packet_sha256))
+        assert (status.status_code.value, status.response_for.document_id) == ("15", original_id)
+        assert s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.task_name == svc.STATUS_TASK, OutboxMessage.queue == f"agency.{PROVINCE}",
+            OutboxMessage.payload["status_event_id"].as_integer() == answer.id)) == 1
+        assert s.get(Delivery, revocation_delivery).inbox_document is None  # nothing new is filed
+        assert s.scalar(select(func.count()).where(AuditEvent.action == "exchange.revoke")) == 1
+
+
+def test_a_revocation_of_a_document_that_never_arrived_is_refused_and_recorded(demo_online, sealed):
+    never = f"{PROVINCE},2020/01/02,99/UBND-VP"
+    revocation = _send(demo_online, sealed, to=(LAC_SON,), business_type=1,
+                       related_document_id=never)
+    (delivery_id,) = _delivery_ids(demo_online, revocation)
+    outcome = _receive(demo_online, delivery_id)
+    assert outcome.state == "rejected" and "never arrived here" in outcome.detail and never in outcome.detail
+    with session_scope(demo_online.database_url) as s:
+        delivery = s.get(Delivery, delivery_id)
+        assert delivery.events[-1].code == "02" and "never arrived here" in delivery.events[-1].description
+        assert delivery.inbox_document is None
+        assert s.scalar(select(func.count()).where(AuditEvent.action == "exchange.reject")) == 1

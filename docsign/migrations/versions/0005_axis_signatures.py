@@ -5,8 +5,8 @@ reached through the VXP axis), agency_aliases (former codes kept by directory sy
 status_events.receipt_verified/receipt_note (the signed 01 receipt as checked by the sender), and
 axis_messages (what was exchanged with the axis, either way, so nothing is sent or filed twice).
 
-Revision ID: 0004_axis_signatures
-Revises: 0004_delivery_state_enum
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 02:00:00
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_axis_signatures'
-down_revision = '0004_delivery_state_enum'  # after h11edxml's; the lead re-chains
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

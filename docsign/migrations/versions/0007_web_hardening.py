@@ -1,7 +1,7 @@
 """web hardening: session versions, token expiry, login back-off and shared rate-limit counters
 
-Revision ID: 0004_web_hardening
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 02:10:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0004_web_hardening'
-down_revision = '0004_registers'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

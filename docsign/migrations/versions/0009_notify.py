@@ -2,8 +2,8 @@
 
 Agencies and users already have an ``email`` column; this adds the record of each signed message.
 
-Revision ID: 0004_notify
-Revises: 0003
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 03:00:00
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_notify'
-down_revision = '0004_audit_anchoring'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
