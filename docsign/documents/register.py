@@ -21,11 +21,17 @@ import datetime as dt
 import hashlib
 import io
 import re
+import tempfile
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from pyhanko.pdf_utils.reader import PdfFileReader
 
 from docsign.errors import Conflict, InvalidInput
 from docsign.models import (
@@ -223,10 +229,26 @@ def printed_number(pdf: bytes) -> PrintedNumber | None:
                 continue
             match = _PRINTED.match(value)
             if match:
-                return PrintedNumber(int(match.group(1)), match.group(2))
+                # Filled into a draft's "Số:      /UBND-VP" blank, the field holds the number only: the
+                # notation is the draft's own text after it.
+                return PrintedNumber(int(match.group(1)), match.group(2) or _printed_notation(pdf, reader))
     except (PdfError, KeyError, TypeError, ValueError, AttributeError):
         return None
     return None
+
+
+def _printed_notation(pdf: bytes, reader: PdfFileReader) -> str | None:
+    """The notation the page prints after the "Số:" blank, as the signing role read it from the draft."""
+    from docsign.signing.draft import read_draft
+    from docsign.signing.pdfio import page_geometry, page_refs
+
+    geometries = [page_geometry(ref.get_object()) for ref in page_refs(reader)]
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as copy:
+        copy.write(pdf)
+        copy.flush()
+        number = read_draft(Path(copy.name), geometries, want_signer=False).number
+    # a notation with the year ("2026/QĐ-UBND") is compared by its notation, as issuing does
+    return re.sub(r"^\d{4}/", "", number.notation) if number is not None and number.notation else None
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def citizen_site(tmp_path, backend):  # type: ignore[no-untyped-def]
     thread.start()
     try:
         def draft_and_approve() -> int:
-            pdf = make_pdf(tmp_path / "draft.pdf").read_bytes()
+            pdf = make_pdf(tmp_path / "draft.pdf", notation="UBND-MC").read_bytes()
             with session_scope(settings.database_url) as s:
                 document_id = ds.upload_document(s, settings, actor(settings, "tinh.vanthu"), io.BytesIO(pdf),
                                                  title="Giấy phép xây dựng nhà ở riêng lẻ", notation="UBND-MC").id

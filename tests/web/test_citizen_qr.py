@@ -97,10 +97,10 @@ def with_content_added(pdf: bytes) -> bytes:
 def world(tmp_path_factory):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("citizen")
     with provision("embedded", tmp) as backend, online_demo(tmp, backend) as settings:
-        pdf = make_pdf(tmp / "draft.pdf").read_bytes()
+        pdf = make_pdf(tmp / "draft.pdf", notation="UBND-MC").read_bytes()
         ids = {"result": issue_result(settings, pdf, "Giấy chứng nhận quyền sử dụng đất"),
-               "plain": issue_result(settings, make_pdf(tmp / "other.pdf", 2).read_bytes(), "Công văn thường",
-                                     citizen_result=False)}
+               "plain": issue_result(settings, make_pdf(tmp / "other.pdf", 2, notation="UBND-MC").read_bytes(),
+                                     "Công văn thường", citizen_result=False)}
         yield SimpleNamespace(settings=settings, app=create_app(settings), ids=ids, tmp=tmp)
 
 

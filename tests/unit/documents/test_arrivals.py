@@ -7,15 +7,16 @@ import csv
 import datetime as dt
 import io
 import subprocess
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 
 from docsign.db import session_scope
 from docsign.documents import export, register
-from docsign.exchange import edxml
+from docsign.exchange import edxml, packet_seals
 from docsign.exchange import service as svc
-from docsign.exchange.directory import add_agency
+from docsign.exchange.directory import add_agency, get_agency
 from docsign.models import ArrivalEntry, Delivery, Document, DocumentOrigin, Exchange, StatusEvent
 from tests.support.documents import sealed_pdf
 
@@ -134,8 +135,13 @@ def test_a_received_document_is_registered_once_even_when_it_comes_again(demo_on
         assert "số đến 01" in arrived
 
     # the same document again, in a packet another system wrote with another DocumentId (its own date part)
-    original_id = edxml.parse_document_packet(packet_bytes).message_header.document_id
-    again = packet_bytes.replace(original_id.encode(), f"{PROVINCE},2020/01/02,05/UBND-VP".encode())
+    packet = edxml.parse_document_packet(packet_bytes)
+    unsigned = edxml.build_document_packet(replace(packet, signature=""))
+    other_id = unsigned.replace(packet.message_header.document_id.encode(),
+                                f"{PROVINCE},2020/01/02,05/UBND-VP".encode())
+    with session_scope(settings.database_url) as s:
+        # that system seals its packet with the sender's key too (the packet's XML signature is checked on receipt)
+        again = packet_seals.seal_outgoing(s, settings, get_agency(s, PROVINCE), other_id)
     with session_scope(settings.database_url) as s:
         second_exchange = svc.import_packet(s, settings, again, actor="test").id
     with session_scope(settings.database_url) as s:

@@ -159,12 +159,13 @@ def test_concurrent_allocations_never_get_the_same_number(migrated, agency_id, a
 
 
 def test_the_upgrade_writes_the_numbers_already_given_into_the_books(settings):
-    """0006 on a database of 0003: numbers already issued go into the books (the first document of
-    a number the old count+1 path gave twice keeps it), received documents get arrival numbers in order."""
+    """0011 on a database of 0010 (the migration before it): numbers already issued go into the books (the
+    first document of a number the old count+1 path gave twice keeps it), received documents get arrival
+    numbers in order."""
     from docsign import migrations
     from docsign.models import Delivery, DocumentRevision, Exchange
 
-    migrations.upgrade(settings.database_url, "0003")
+    migrations.upgrade(settings.database_url, "0010")
     year = TODAY.year - 1
     with session_scope(settings.database_url) as s:
         province = add_agency(s, code="000.00.00.H30", name="Ủy ban nhân dân tỉnh Hòa Bình")

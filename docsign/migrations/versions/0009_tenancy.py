@@ -1,7 +1,7 @@
 """DocumentIds are unique per sender: one agency's new document no longer blocks another's (issue 9 item 8)
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 03:20:00
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
+revision = '0009'
 # The brief's base is '0003'; chained after the other 0004s of main so this branch has one head (the lead
 # re-chains).
-down_revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -3,8 +3,8 @@
 documents.citizen_token (the unguessable token of the public page /verify/d/<token> printed as a QR code
 in the seal's block) and documents.citizen_public (the agency lets the QR's holder download the PDF).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 03:20:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011'
-down_revision = '0010'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

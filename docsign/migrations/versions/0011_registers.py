@@ -5,8 +5,8 @@ from one book per agency, year and series. The upgrade writes the numbers alread
 (the first document of a number that was given twice keeps it) and gives the documents already
 received their arrival numbers, in the order they arrived.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01 01:57:14.701170
 """
 
@@ -17,8 +17,8 @@ import datetime as dt
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

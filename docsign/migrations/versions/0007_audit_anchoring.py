@@ -3,8 +3,8 @@
 Existing events get their position; their MAC stays empty (no key is at hand in a migration): `docsign
 init` adopts them by writing each chain's current head to the head file in the data dir.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 02:10:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
