@@ -8,6 +8,7 @@ PostgreSQL alike, so N gunicorn workers share one budget instead of N.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable
@@ -124,8 +125,10 @@ def init_app(app: Flask, app_settings: Settings) -> Limiter:
         storage_uri, options = f"{DATABASE_SCHEME}://", {"database_url": app_settings.database_url}
     else:
         storage_uri, options = app_settings.ratelimit_storage, {}
+    # Counters belong to this install (its database): two installs sharing one Redis keep their own budgets.
+    install = hashlib.sha256(app_settings.database_url.encode()).hexdigest()[:16]
     limiter = Limiter(key_func=get_remote_address, strategy="fixed-window", headers_enabled=True,
-                      storage_uri=storage_uri, storage_options=options, key_prefix="docsign",
+                      storage_uri=storage_uri, storage_options=options, key_prefix=f"docsign-{install}",
                       swallow_errors=False)  # a store that does not answer must not let a flood through
     limiter.init_app(app)
     for endpoint, rate_of in LIMITED_ENDPOINTS.items():
