@@ -670,6 +670,7 @@ def _attach_domain_commands() -> None:
     from docsign.exchange.axis_cli import agency_set, axis_group
     from docsign.mail.cli import agency_set_email, mail, user_set_email
     from docsign.pki.trust_cli import trust
+    from docsign.reports.cli import report_group
     from docsign.signing.cli import sign_command
     from docsign.verification.cli import verify
 
@@ -677,6 +678,7 @@ def _attach_domain_commands() -> None:
     cli.add_command(verify)
     cli.add_command(register_group)
     cli.add_command(result_group)
+    cli.add_command(report_group)
     pki.add_command(trust)
     cli.add_command(axis_group)
     agency.add_command(agency_set)

@@ -33,7 +33,7 @@ def _arrival_note(entry: ArrivalEntry) -> str:
 class Column:
     vi: str
     en: str
-    value: Callable[[Any], str]
+    value: Callable[[Any], str | int]
     width: float
     """Share of the printed page's width."""
 
@@ -68,7 +68,9 @@ class Table:
     title: str
     period: str
     columns: tuple[Column, ...]
-    rows: list[list[str]]
+    rows: list[list[str | int]]
+    sheet: str = "So dang ky"
+    """The XLSX sheet's name."""
 
     @property
     def headers(self) -> list[str]:
@@ -97,8 +99,11 @@ def _period(date_from: dt.date | None, date_to: dt.date | None) -> str:
     return "Toàn bộ sổ"
 
 
-def _inert(value: str) -> str:
-    """Text from other agencies' packets must not become a spreadsheet formula (CSV/formula injection)."""
+def _inert(value: str | int) -> str | int:
+    """Text from other agencies' packets must not become a spreadsheet formula (CSV/formula injection);
+    counts stay numbers."""
+    if not isinstance(value, str):
+        return value
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
@@ -128,7 +133,7 @@ def to_xlsx(table: Table) -> bytes:
 
     book = Workbook()
     sheet = book.active
-    sheet.title = "So dang ky"
+    sheet.title = table.sheet
     sheet.append([table.title])
     sheet.append([table.period])
     sheet.append(table.headers)
@@ -171,7 +176,7 @@ def to_pdf(table: Table) -> bytes:
         for values in table.rows:
             row = grid.row()
             for value in values:
-                row.cell(value)
+                row.cell(str(value))
     if not table.rows:
         pdf.ln(3)
         pdf.cell(0, 6, "Chưa có văn bản nào trong sổ cho khoảng thời gian này.", new_x="LMARGIN", new_y="NEXT")

@@ -7,7 +7,7 @@ from docsign.models.documents import Document, DocumentOrigin, DocumentRevision,
 from docsign.models.exchange import AxisMessage, Delivery, Exchange, OutboxMessage, StatusEvent
 from docsign.models.keys import KeyKind, KeyRef, KeySource
 from docsign.models.mail import MailMessage
-from docsign.models.registers import ArrivalEntry, BookKind, OutgoingEntry, RegisterBook
+from docsign.models.registers import ArrivalEntry, BookKind, OutgoingEntry, PaperSending, RegisterBook
 from docsign.models.throttle import LoginThrottle, RateLimitCounter
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "MailMessage",
     "OutboxMessage",
     "OutgoingEntry",
+    "PaperSending",
     "RateLimitCounter",
     "RegisterBook",
     "Role",

@@ -116,3 +116,26 @@ class ArrivalEntry(Base):
         if number.isdigit() and len(number) < 2:
             number = number.zfill(2)
         return f"{number}/{self.code_notation}" if self.code_notation else number
+
+
+class PaperSending(Base):
+    """A numbered outgoing document the clerk still sent on paper to one recipient: what the adoption
+    report counts as "still sent on paper" (docsign.reports.adoption). Recorded by the clerk, once per
+    entry and recipient."""
+
+    __tablename__ = "paper_sendings"
+    __table_args__ = (UniqueConstraint("entry_id", "recipient"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    """The sending agency: the agency of the entry's book (kept here so the report counts without a join)."""
+    entry_id: Mapped[int] = mapped_column(ForeignKey("register_outgoing.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    """Nơi nhận: the body the paper copy went to, as the clerk wrote it."""
+    sent_on: Mapped[dt.date] = mapped_column(index=True)
+    """Date the paper copy left, in Vietnam time."""
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    entry: Mapped[OutgoingEntry] = relationship()
