@@ -24,6 +24,7 @@ from docsign.web import (
     ops,
     pki,
     registers,
+    reports,
     ui,
     verify,
 )
@@ -57,8 +58,8 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     csrf.init_app(app)
     ops.init_app(app)
     app.extensions[pki.EXTENSION_KEY + ".loader"] = lambda: _load_pki(settings)
-    for blueprint in (ui.bp, health.bp, pki.bp, verify.bp, citizen.bp, documents.bp, registers.bp, mail.bp, api.bp,
-                      ops.bp):
+    for blueprint in (ui.bp, health.bp, pki.bp, verify.bp, citizen.bp, documents.bp, registers.bp, reports.bp,
+                      mail.bp, api.bp, ops.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(pki.bp)  # protocol endpoints (OCSP, TSA) take binary POSTs from other programs
     limiter.init_app(app, settings)

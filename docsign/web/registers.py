@@ -68,8 +68,13 @@ def outgoing() -> Any:
         entries = register.outgoing(db(), me.agency_id, start, end)
     except InvalidInput as exc:
         flash(f"{t('Khoảng thời gian không hợp lệ', 'Invalid period')}: {exc.message}", "error")
-        return render_template("register_outgoing.html", entries=[], start=None, end=None), 400
-    return render_template("register_outgoing.html", entries=entries, start=start, end=end)
+        return render_template("register_outgoing.html", entries=[], start=None, end=None, paper={},
+                               can_paper=False), 400
+    from docsign.reports.service import paper_sendings
+
+    return render_template("register_outgoing.html", entries=entries, start=start, end=end,
+                           paper=paper_sendings(db(), me.agency_id, [e.id for e in entries]),
+                           can_paper=document_service.can(me, Action.SEND))
 
 
 @bp.get("/registers/<which>.<fmt>")
