@@ -10,6 +10,7 @@ DOMAIN_MODULES = [
     "docsign.exchange.directory", "docsign.exchange.edxml", "docsign.exchange.statuses", "docsign.exchange.service",
     "docsign.exchange.views", "docsign.documents.service", "docsign.signing.service", "docsign.signing.roles",
     "docsign.verification.engine", "docsign.verification.sandbox", "docsign.verification.etsi",
+    "docsign.reports.adoption", "docsign.reports.service", "docsign.reports.export", "docsign.reports.charts",
 ]
 
 
