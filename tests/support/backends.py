@@ -12,7 +12,7 @@ import os
 import subprocess
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 POSTGRES = os.environ.get("DOCSIGN_TEST_POSTGRES_URL")
 REDIS = os.environ.get("DOCSIGN_TEST_REDIS_URL")
 AMQP = os.environ.get("DOCSIGN_TEST_AMQP_URL")
+COPIED_FROM: dict[str, str] = {}
+"""Test database URL -> the template database it was created from (tests.support.installs)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,10 @@ def backend_names() -> list[str]:
 
 
 @contextmanager
-def provision(name: str, tmp: Path) -> Iterator[Backend]:
+def provision(name: str, tmp: Path, template: Callable[[str], str] | None = None) -> Iterator[Backend]:
+    """The backend ``name`` with a database of its own under ``tmp`` or on the PostgreSQL server; with
+    ``template`` (given the database URL, returns a database URL of that kind: tests.support.installs),
+    a PostgreSQL database starts as a copy of that one (copying it later would cost a DROP DATABASE)."""
     if name == "embedded":
         yield Backend(name, f"sqlite:///{tmp / 'docsign.sqlite'}", f"sqla+sqlite:///{tmp / 'broker.sqlite'}")
         return
@@ -50,7 +55,7 @@ def provision(name: str, tmp: Path) -> Iterator[Backend]:
     broker = REDIS if name == "postgres-redis" else AMQP
     assert broker is not None
     broker = worker_broker(broker)
-    with postgres_database(POSTGRES) as url:
+    with postgres_database(POSTGRES, template(POSTGRES) if template else None) as url:
         yield Backend(name, url, broker)
 
 
@@ -80,18 +85,22 @@ def worker_broker(url: str) -> str:
 
 
 @contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for one test."""
+def postgres_database(admin_url: str, template_url: str | None = None) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test: empty, or a copy of the database at ``template_url``."""
     from docsign.db import get_engine
 
     db_name = f"docsign_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    template = f' TEMPLATE "{make_url(template_url).database}"' if template_url else ""
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+        conn.execute(text(f'CREATE DATABASE "{db_name}"{template}'))
     url = make_url(admin_url).set(database=db_name).render_as_string(hide_password=False)
+    if template_url:
+        COPIED_FROM[url] = template_url
     try:
         yield url
     finally:
+        COPIED_FROM.pop(url, None)
         engine = get_engine(url)
         engine.dispose()
         get_engine.cache_clear()
