@@ -63,12 +63,17 @@ class SharedPkiServer:
 
     @contextmanager
     def serving(self, store: PkiStore) -> Iterator[str]:
-        """Serve ``store`` until the block ends (then nothing, until the next test's store)."""
+        """Serve ``store`` until the block ends, then what was served before (a module-scoped install's
+        store, around a test of its own), or nothing."""
+        before = self.app.extensions.get(pki_views.EXTENSION_KEY)
         self.app.extensions[pki_views.EXTENSION_KEY] = store
         try:
             yield self.url
         finally:
-            self.app.extensions.pop(pki_views.EXTENSION_KEY, None)
+            if before is None:
+                self.app.extensions.pop(pki_views.EXTENSION_KEY, None)
+            else:
+                self.app.extensions[pki_views.EXTENSION_KEY] = before
 
 
 _shared: SharedPkiServer | None = None
