@@ -59,6 +59,18 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
         report.longrepr = f"skipped in CI, which must run every test: {reason}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases():  # type: ignore[no-untyped-def]
+    """At the end of the session: the PostgreSQL test databases dropped in the background, and the
+    templates of tests.support.installs, are gone."""
+    yield
+    from tests.support import installs
+    from tests.support.backends import finish_drops
+
+    finish_drops()
+    installs.cleanup()
+
+
 @pytest.fixture
 def backend(request, tmp_path):  # type: ignore[no-untyped-def]
     """One database/broker combination (parametrised over every configured backend). A PostgreSQL

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import subprocess
+import threading
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -104,6 +106,39 @@ def postgres_database(admin_url: str, template_url: str | None = None) -> Iterat
         engine = get_engine(url)
         engine.dispose()
         get_engine.cache_clear()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         admin.dispose()
+        drop_later(admin_url, db_name)
+
+
+_drops: queue.Queue[tuple[str, str] | None] = queue.Queue()
+_dropper: threading.Thread | None = None
+_dropper_lock = threading.Lock()
+
+
+def drop_later(admin_url: str, db_name: str) -> None:
+    """Drop a test database in a background thread: DROP DATABASE waits for a checkpoint of the server
+    (seconds on a busy machine), which the next test need not wait for. ``finish_drops`` waits for all."""
+    global _dropper
+    with _dropper_lock:
+        if _dropper is None:
+            _dropper = threading.Thread(target=_drop_loop, name="drop-test-databases", daemon=True)
+            _dropper.start()
+    _drops.put((admin_url, db_name))
+
+
+def _drop_loop() -> None:
+    while (item := _drops.get()) is not None:
+        admin_url, db_name = item
+        try:
+            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+            admin.dispose()
+        finally:
+            _drops.task_done()
+
+
+def finish_drops() -> None:
+    """Wait until every database handed to ``drop_later`` is dropped (the end of the test session)."""
+    if _dropper is not None:
+        _drops.join()

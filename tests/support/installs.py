@@ -52,19 +52,26 @@ def _workdir() -> Path:
     global _root
     if _root is None:
         _root = Path(tempfile.mkdtemp(prefix="docsign-templates-"))
-        atexit.register(_cleanup)
+        atexit.register(cleanup)
     return _root
 
 
-def _cleanup() -> None:
-    if _root is not None:
-        shutil.rmtree(_root, ignore_errors=True)
-    if _postgres_templates and POSTGRES:
-        admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for name in _postgres_templates:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def cleanup() -> None:
+    """Remove the templates (the end of the test session; again at exit, which finds nothing left)."""
+    global _root
+    with _lock:
+        if _root is not None:
+            shutil.rmtree(_root, ignore_errors=True)
+            _root = None
+        _migrated.clear()
+        _demos.clear()
+        if _postgres_templates and POSTGRES:
+            admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                for name in _postgres_templates:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+            _postgres_templates.clear()
 
 
 def _new_database(kind: str, folder: Path) -> str:
