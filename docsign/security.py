@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+# argon2id, RFC 9106's second recommended (low-memory) choice: 3 passes over 64 MiB, 4 lanes.
+PASSWORD_PARAMETERS = profiles.RFC_9106_LOW_MEMORY
+_hasher = PasswordHasher.from_parameters(PASSWORD_PARAMETERS)
 TOKEN_PREFIX = "dsk_"  # noqa: S105 - marks docsign tokens in logs and secret scanners
 
 

@@ -6,17 +6,29 @@ PostgreSQL/Redis/RabbitMQ backends must be configured.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
+from docsign import security
 from tests.support.backends import backend_names, provision
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ROOT = Path(__file__).resolve().parent.parent
+
+# Passwords hashed in the test process use argon2id with a small cost: the suite hashes and checks
+# hundreds of them (the demo's 13 users per demo test, every log-in), each 0.5-1 s at the production
+# parameters. Same algorithm, format and code path; docsign processes the tests start (CLI, servers)
+# hash with the production parameters, and tests/unit/core/test_password_cost.py checks those.
+TEST_PASSWORD_PARAMETERS = dataclasses.replace(security.PASSWORD_PARAMETERS, time_cost=1, memory_cost=1024,
+                                               parallelism=1)
+security._hasher = PasswordHasher.from_parameters(TEST_PASSWORD_PARAMETERS)
 
 
 def pytest_configure(config):  # type: ignore[no-untyped-def]
@@ -47,11 +59,38 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
         report.longrepr = f"skipped in CI, which must run every test: {reason}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases():  # type: ignore[no-untyped-def]
+    """At the end of the session: the PostgreSQL test databases dropped in the background, and the
+    templates of tests.support.installs, are gone."""
+    yield
+    from tests.support import installs
+    from tests.support.backends import finish_drops
+
+    finish_drops()
+    installs.cleanup()
+
+
 @pytest.fixture
 def backend(request, tmp_path):  # type: ignore[no-untyped-def]
-    """One database/broker combination (parametrised over every configured backend)."""
-    with provision(request.param, tmp_path) as b:
+    """One database/broker combination (parametrised over every configured backend). A PostgreSQL
+    database is created as a copy of the template the test's fixtures would copy into it anyway."""
+    with provision(request.param, tmp_path, _template_for(request.fixturenames)) as b:
         yield b
+
+
+def _template_for(fixtures: list[str]) -> Callable[[str], str] | None:
+    from docsign.config import load_settings
+    from tests.support import installs
+    from tests.support.pki_server import shared_pki_server
+
+    if "demo_online" in fixtures:
+        return lambda url: installs.demo_template_database(url, shared_pki_server().url)
+    if "demo" in fixtures:  # the `settings` fixture's public URL: the default
+        return lambda url: installs.demo_template_database(url, load_settings({}).public_url)
+    if "migrated" in fixtures:
+        return installs.migrated_template
+    return None
 
 
 @pytest.fixture
@@ -87,9 +126,9 @@ def settings_env(settings):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def migrated(settings):  # type: ignore[no-untyped-def]
     """Settings whose database is migrated to head."""
-    from docsign import migrations
+    from tests.support.installs import install_migrated
 
-    migrations.upgrade(settings.database_url)
+    install_migrated(settings)
     return settings
 
 
@@ -107,12 +146,11 @@ def session(migrated):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def demo(migrated):  # type: ignore[no-untyped-def]
-    """Settings with the demo PKI, agencies and users in place."""
-    from docsign.db import session_scope
-    from docsign.demo import seed_demo
+    """Settings with the demo PKI, agencies and users in place (a copy of what ``seed_demo`` made once for
+    this process: tests.support.installs)."""
+    from tests.support.installs import install_demo
 
-    with session_scope(migrated.database_url) as s:
-        seed_demo(s, migrated)
+    install_demo(migrated)
     return migrated
 
 

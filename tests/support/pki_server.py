@@ -22,18 +22,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def serve_pki(store: PkiStore, port: int) -> Iterator[str]:
-    """Serve ``store`` at http://127.0.0.1:PORT/pki/... until the block ends."""
+def pki_app(store: PkiStore | None) -> Flask:
+    """A Flask app with only docsign's /pki views, serving ``store``."""
     app = Flask("test-pki")
-    app.extensions[pki_views.EXTENSION_KEY] = store
+    if store is not None:
+        app.extensions[pki_views.EXTENSION_KEY] = store
     app.register_blueprint(pki_views.bp)
 
     @app.errorhandler(DocsignError)
     def _error(exc: DocsignError):  # type: ignore[no-untyped-def]
         return exc.message, exc.http_status
 
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    return app
+
+
+@contextmanager
+def serve_pki(store: PkiStore, port: int) -> Iterator[str]:
+    """Serve ``store`` at http://127.0.0.1:PORT/pki/... until the block ends."""
+    server = make_server("127.0.0.1", port, pki_app(store), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -41,6 +47,45 @@ def serve_pki(store: PkiStore, port: int) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+class SharedPkiServer:
+    """One loopback server for the whole test process that serves the PKI of the test running now.
+
+    The demo installs of a process are copies of one template whose certificates name this server's
+    port (tests.support.installs), so the port must stay the same from test to test."""
+
+    def __init__(self) -> None:
+        self.app = pki_app(None)
+        self.server = make_server("127.0.0.1", free_port(), self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @contextmanager
+    def serving(self, store: PkiStore) -> Iterator[str]:
+        """Serve ``store`` until the block ends, then what was served before (a module-scoped install's
+        store, around a test of its own), or nothing."""
+        before = self.app.extensions.get(pki_views.EXTENSION_KEY)
+        self.app.extensions[pki_views.EXTENSION_KEY] = store
+        try:
+            yield self.url
+        finally:
+            if before is None:
+                self.app.extensions.pop(pki_views.EXTENSION_KEY, None)
+            else:
+                self.app.extensions[pki_views.EXTENSION_KEY] = before
+
+
+_shared: SharedPkiServer | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pki_server() -> SharedPkiServer:
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = SharedPkiServer()
+        return _shared
 
 
 def build_test_pki(directory: Path, port: int, passphrase: bytes = b"test-passphrase") -> PkiStore:

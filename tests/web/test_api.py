@@ -48,6 +48,7 @@ def sealed(api, tmp_path):  # type: ignore[no-untyped-def]
     return sealed_pdf(api.settings, PROVINCE, tmp_path / "d", seal_only=True).read_bytes()
 
 
+@pytest.mark.embedded_only  # the web layer's behaviour: the same on every backend
 def test_tokens_are_required_and_checked(api):
     no_token = api("GET", "/api/v1/agencies", code=None)
     assert no_token.status_code == 401 and no_token.mimetype == "application/problem+json"
@@ -108,6 +109,7 @@ def test_agencies_cannot_cross_the_line(api, sealed):
     assert forged.status_code == 400 and "no signature belongs to the sending agency" in forged.json["detail"]
 
 
+@pytest.mark.embedded_only  # the web layer's behaviour: the same on every backend
 def test_bad_uploads_are_clear_problems(api):
     not_pdf = api("POST", "/api/v1/exchanges", data={"file": (io.BytesIO(b"hello"), "x.pdf"), "to": LAC_SON,
                                                       "subject": "x"})
@@ -118,6 +120,7 @@ def test_bad_uploads_are_clear_problems(api):
     assert status.status_code == 400
 
 
+@pytest.mark.embedded_only  # the web layer's behaviour: the same on every backend
 def test_openapi_lists_the_api(api):
     spec = api("GET", "/api/v1/openapi.json", code=None).json
     assert spec["openapi"].startswith("3.")

@@ -21,6 +21,7 @@ def _csrf(html: str) -> str:
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
 
 
+@pytest.mark.embedded_only  # the web layer's behaviour: the same on every backend
 def test_landing_speaks_vietnamese_first_and_english_on_request(client):
     vi = client.get("/").get_data(as_text=True)
     assert "Kiểm tra văn bản" in vi and 'lang="vi"' in vi
@@ -29,6 +30,7 @@ def test_landing_speaks_vietnamese_first_and_english_on_request(client):
     assert "Check a document" in client.get("/").get_data(as_text=True)  # the choice is remembered
 
 
+@pytest.mark.embedded_only  # the web layer's behaviour: the same on every backend
 def test_login_needs_csrf_and_the_right_password(client):
     page = client.get("/login").get_data(as_text=True)
     assert client.post("/login", data={"login": "tinh.vanthu", "password": "docsign-demo"}).status_code == 400
@@ -40,6 +42,7 @@ def test_login_needs_csrf_and_the_right_password(client):
     assert "Lê Thị Hoa" in dash and "000.00.00.H30" in dash and "(+07:00)" in dash
 
 
+@pytest.mark.embedded_only  # the web layer's behaviour: the same on every backend
 def test_open_redirects_are_refused(client):
     page = client.get("/login").get_data(as_text=True)
     resp = client.post("/login?next=//evil.example/x", data={"login": "tinh.vanthu", "password": "docsign-demo",
@@ -47,6 +50,7 @@ def test_open_redirects_are_refused(client):
     assert resp.headers["Location"].endswith("/dashboard")
 
 
+@pytest.mark.embedded_only  # the web layer's behaviour: the same on every backend
 def test_dashboard_requires_login(client):
     resp = client.get("/dashboard")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
@@ -69,12 +73,14 @@ def test_healthz_is_503_when_the_broker_is_down(demo):
     assert resp.json["checks"]["broker"]["ok"] is False and resp.json["checks"]["database"]["ok"] is True
 
 
+@pytest.mark.embedded_only  # the web layer's behaviour: the same on every backend
 def test_api_errors_are_problem_json(client):
     resp = client.get("/api/v1/nothing-here")
     assert resp.status_code == 404 and resp.mimetype == "application/problem+json"
     assert resp.json["status"] == 404
 
 
+@pytest.mark.embedded_only  # the web layer's behaviour: the same on every backend
 def test_demo_pki_services_are_served(client):
     from cryptography import x509
 
