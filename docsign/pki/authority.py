@@ -196,6 +196,9 @@ class PkiStore:
         self.ocsp_responders: dict[str, Authority] = {}
         self._lock = threading.Lock()
         self._timestamper: Any = None
+        self.crl_validity = CRL_VALIDITY
+        self.ocsp_validity = OCSP_VALIDITY
+        """How far ahead the CRLs and OCSP answers served put their nextUpdate (tests shorten them)."""
 
     # -- persistence -------------------------------------------------------------------------
     @classmethod
@@ -357,7 +360,7 @@ class PkiStore:
             x509.CertificateRevocationListBuilder()
             .issuer_name(auth.cert.subject)
             .last_update(now - dt.timedelta(minutes=5))
-            .next_update(now + CRL_VALIDITY)
+            .next_update(now + self.crl_validity)
             .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(auth.key.public_key()),  # type: ignore[arg-type]
                            critical=False)
@@ -400,7 +403,7 @@ class PkiStore:
             algorithm=request.hash_algorithm,
             cert_status=status,
             this_update=now - dt.timedelta(minutes=1),
-            next_update=now + OCSP_VALIDITY,
+            next_update=now + self.ocsp_validity,
             revocation_time=revocation.revoked_at if revocation else None,
             revocation_reason=revocation.reason if revocation else None,
         ).responder_id(ocsp.OCSPResponderEncoding.HASH, responder.cert)

@@ -444,8 +444,8 @@ class _GuardedTransport:
         cache, urls = self._cache, list(urls)
         if cache is None:
             return await fetch()
-        cached = cache.get(key)
-        if cached is not None and all(self._guard.permits(self.kind, u) for u in urls):
+        cached = cache.get(key) if all(self._guard.permits(self.kind, u) for u in urls) else None
+        if cached is not None:
             return cached
         result = await fetch()
         if not any(u in self._redirected for u in urls):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.serving import make_server
 
 from docsign.errors import DocsignError
@@ -23,11 +23,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_pki(store: PkiStore, port: int) -> Iterator[str]:
-    """Serve ``store`` at http://127.0.0.1:PORT/pki/... until the block ends."""
+def serve_pki(store: PkiStore, port: int, seen: list[str] | None = None) -> Iterator[str]:
+    """Serve ``store`` at http://127.0.0.1:PORT/pki/... until the block ends; the path of every request
+    it answers is appended to ``seen`` when given."""
     app = Flask("test-pki")
     app.extensions[pki_views.EXTENSION_KEY] = store
     app.register_blueprint(pki_views.bp)
+    if seen is not None:
+        app.before_request(lambda: seen.append(request.path))  # type: ignore[func-returns-value]
 
     @app.errorhandler(DocsignError)
     def _error(exc: DocsignError):  # type: ignore[no-untyped-def]
