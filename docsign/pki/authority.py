@@ -455,7 +455,9 @@ def _local_timestamper(tsa: Authority, chain: list[asn1_x509.Certificate]) -> An
     if not isinstance(key, rsa.RSAPrivateKey):
         raise InvalidInput("the PKI's TSA signs with RSA keys only")
     cert = asn1_x509.Certificate.load(tsa.cert.public_bytes(serialization.Encoding.DER))
-    signing_certificate = as_signing_certificate(cert)
+    # encoded once and parsed back: asn1crypto re-encodes a freshly built structure on every dump
+    signing_certificate = cms.CMSAttribute.load(
+        simple_cms_attribute("signing_certificate", as_signing_certificate(cert)).dump())
 
     class LocalTimeStamper(DummyTimeStamper):
         def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str,
@@ -465,7 +467,7 @@ def _local_timestamper(tsa: Authority, chain: list[asn1_x509.Certificate]) -> An
             signed_attrs = cms.CMSAttributes([
                 simple_cms_attribute("content_type", "tst_info"),
                 simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(moment)})),
-                simple_cms_attribute("signing_certificate", signing_certificate),
+                signing_certificate,
                 simple_cms_attribute("message_digest", digest.finalize()),
             ])
             signature = key.sign(signed_attrs.dump(), PKCS1v15(), get_pyca_cryptography_hash(md_algorithm.upper()))
