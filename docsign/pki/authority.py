@@ -196,6 +196,9 @@ class PkiStore:
         self.ocsp_responders: dict[str, Authority] = {}
         self._lock = threading.Lock()
         self._timestamper: Any = None
+        self.crl_validity = CRL_VALIDITY
+        self.ocsp_validity = OCSP_VALIDITY
+        """How far ahead the CRLs and OCSP answers served put their nextUpdate (tests shorten them)."""
 
     # -- persistence -------------------------------------------------------------------------
     @classmethod
@@ -357,7 +360,7 @@ class PkiStore:
             x509.CertificateRevocationListBuilder()
             .issuer_name(auth.cert.subject)
             .last_update(now - dt.timedelta(minutes=5))
-            .next_update(now + CRL_VALIDITY)
+            .next_update(now + self.crl_validity)
             .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(auth.key.public_key()),  # type: ignore[arg-type]
                            critical=False)
@@ -400,7 +403,7 @@ class PkiStore:
             algorithm=request.hash_algorithm,
             cert_status=status,
             this_update=now - dt.timedelta(minutes=1),
-            next_update=now + OCSP_VALIDITY,
+            next_update=now + self.ocsp_validity,
             revocation_time=revocation.revoked_at if revocation else None,
             revocation_reason=revocation.reason if revocation else None,
         ).responder_id(ocsp.OCSPResponderEncoding.HASH, responder.cert)
@@ -432,19 +435,47 @@ class PkiStore:
             raise InvalidInput(f"not an RFC 3161 timestamp request ({exc})") from None
         with self._lock:
             if self._timestamper is None:
-                from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-
-                tsa_key = asn1_keys.PrivateKeyInfo.load(self.tsa.key.private_bytes(
-                    serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
                 ca_label = next(a.label for a in self.authorities.values() if a.cert.subject == self.tsa.cert.issuer)
-                self._timestamper = DummyTimeStamper(
-                    tsa_cert=asn1_x509.Certificate.load(self.tsa.cert.public_bytes(serialization.Encoding.DER)),
-                    tsa_key=tsa_key,
-                    certs_to_embed=[asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-                                    for c in self.chain_of(ca_label)],
-                )
+                self._timestamper = _local_timestamper(self.tsa, [
+                    asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+                    for c in self.chain_of(ca_label)])
             timestamper = self._timestamper
         return timestamper.request_tsa_response(request).dump()
+
+
+def _local_timestamper(tsa: Authority, chain: list[asn1_x509.Certificate]) -> Any:
+    """pyHanko's own RFC 3161 token maker, signing with the TSA key already loaded (its DummyTimeStamper
+    re-reads and re-checks the key for every token, which costs more than the rest of a timestamp)."""
+    from asn1crypto import cms, core
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from pyhanko.sign.general import as_signing_certificate, get_pyca_cryptography_hash, simple_cms_attribute
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    key = tsa.key
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise InvalidInput("the PKI's TSA signs with RSA keys only")
+    cert = asn1_x509.Certificate.load(tsa.cert.public_bytes(serialization.Encoding.DER))
+    # encoded once and parsed back: asn1crypto re-encodes a freshly built structure on every dump
+    signing_certificate = cms.CMSAttribute.load(
+        simple_cms_attribute("signing_certificate", as_signing_certificate(cert)).dump())
+
+    class LocalTimeStamper(DummyTimeStamper):
+        def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str,
+                           moment: dt.datetime) -> tuple[bytes, cms.CMSAttributes]:
+            digest = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
+            digest.update(tst_info_data)
+            signed_attrs = cms.CMSAttributes([
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(moment)})),
+                signing_certificate,
+                simple_cms_attribute("message_digest", digest.finalize()),
+            ])
+            signature = key.sign(signed_attrs.dump(), PKCS1v15(), get_pyca_cryptography_hash(md_algorithm.upper()))
+            return signature, signed_attrs
+
+    tsa_key = asn1_keys.PrivateKeyInfo.load(key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return LocalTimeStamper(tsa_cert=cert, tsa_key=tsa_key, certs_to_embed=chain)
 
 
 def _ocsp_nonce(request: ocsp.OCSPRequest) -> bytes | None:

@@ -34,7 +34,8 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,12 +43,15 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator.fetchers.api import DEFAULT_USER_AGENT, FetcherBackend, Fetchers, FetchLimits
 from pyhanko_certvalidator.fetchers.common_utils import FetchBudget
 from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import RequestsCertificateFetcher
 from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
 from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import RequestsOCSPFetcher
+from pyhanko_certvalidator.util import get_ocsp_urls, issuer_serial
 from requests.structures import CaseInsensitiveDict
 
 log = logging.getLogger(__name__)
@@ -199,14 +203,36 @@ class OutboundGuard:
             raise self._refuse(url, "the host is a loopback, private or link-local address")
         return addresses[0]
 
+    def _first_refusal(self, kind: str, url: str) -> str | None:
+        """Why the policy refuses to start a fetch of ``url`` (scheme and origin; addresses are checked apart)."""
+        first = origin_of(url)
+        if first is None:
+            return "only http and https URLs are fetched"
+        if kind == "cert" and not self.policy.any_origin and first not in self.policy.allowed:
+            return "the host is not one the trust anchors or the configuration name"
+        return None
+
+    def permits(self, kind: str, url: str) -> bool:
+        """Whether this policy would let a fetch of ``url`` go out, without making it: a cached answer is
+        served only where fetching it afresh would be allowed (no way around the rules through the cache)."""
+        origin = origin_of(url)
+        if origin is None or self._first_refusal(kind, url) is not None:
+            return False
+        if self.policy.allow_private or origin in self.policy.configured:
+            return True
+        try:
+            infos = socket.getaddrinfo(origin[0], origin[1], type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return False
+        return bool(infos) and all(_global(str(info[4][0])) for info in infos)
+
     def request(self, kind: str, method: str, url: str, headers: dict[str, str], body: bytes | None = None
                 ) -> requests.Response:
         """Make one fetch of ``kind`` ("cert", "ocsp", "crl") as the policy allows; raise FetchRefused otherwise."""
+        refusal = self._first_refusal(kind, url)
+        if refusal is not None:
+            raise self._refuse(url, refusal)
         first = origin_of(url)
-        if first is None:
-            raise self._refuse(url, "only http and https URLs are fetched")
-        if kind == "cert" and not self.policy.any_origin and first not in self.policy.allowed:
-            raise self._refuse(url, "the host is not one the trust anchors or the configuration name")
         for _ in range(MAX_REDIRECTS + 1):
             origin = origin_of(url)
             if origin is None:
@@ -270,30 +296,183 @@ def _send(method: str, url: str, origin: Origin, address: str, headers: dict[str
     return response
 
 
+# -- answers reused while they are valid --------------------------------------------------------------
+FETCH_CACHE_MAX_AGE_SECONDS = 3600.0
+"""Longest a fetched answer is reused, even when its nextUpdate is later: a responder's later answer
+(a revocation, a corrected CRL) is seen within the hour."""
+FETCH_CACHE_MAX_ITEMS = 512
+FETCH_CACHE_MAX_BYTES = 64 * 1024 * 1024
+"""National CAs' CRLs are a few MiB: the cache holds a few dozen of them at most."""
+
+
+@dataclass
+class _Cached:
+    value: Any
+    expires: float
+    """Wall-clock (epoch) seconds: answers carry absolute times (nextUpdate)."""
+    size: int
+
+
+class FetchCache:
+    """OCSP responses, CRLs and issuer certificates the guarded fetchers fetched, kept per exact request
+    (OCSP: the certificate's issuer and serial and the issuing authority; CRL and certificates: the URL)
+    and reused until the answer's own nextUpdate (certificates: their notAfter), at most
+    :data:`FETCH_CACHE_MAX_AGE_SECONDS`. An OCSP response or CRL without nextUpdate, an unsuccessful
+    OCSP status and an answer that came through a redirect are not kept. Least recently used entries
+    go first beyond ``max_items`` or ``max_bytes``. Thread safe.
+
+    Only fetched answers go in, never what a document embeds, and each is served again only for the
+    request that fetched it: an uploaded document cannot plant revocation data for later signatures or
+    verifications. Revocation answers are signed; certvalidator checks them on every use as if fetched.
+    """
+
+    def __init__(self, max_items: int = FETCH_CACHE_MAX_ITEMS, max_bytes: int = FETCH_CACHE_MAX_BYTES,
+                 max_age: float = FETCH_CACHE_MAX_AGE_SECONDS) -> None:
+        self.max_items, self.max_bytes, self.max_age = max_items, max_bytes, max_age
+        self._items: OrderedDict[Hashable, _Cached] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> Any | None:
+        now = time.time()
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is not None and entry.expires <= now:
+                self._drop(key)
+                entry = None
+            if entry is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return entry.value
+
+    def put(self, key: Hashable, value: Any, until: float | None = None) -> None:
+        """Keep ``value`` (what a fetcher returned) while it is valid (:func:`answer_valid_until`, or ``until``
+        epoch seconds when given); answers that say nothing of their validity are not kept."""
+        valid_until = until if until is not None else answer_valid_until(value)
+        now = time.time()
+        if valid_until is None or valid_until <= now:
+            return
+        size = _size(value)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                self._drop(key)
+            self._items[key] = _Cached(value, min(valid_until, now + self.max_age), size)
+            self._bytes += size
+            while len(self._items) > self.max_items or self._bytes > self.max_bytes:
+                self._drop(next(iter(self._items)))
+
+    def _drop(self, key: Hashable) -> None:
+        self._bytes -= self._items.pop(key).size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+def answer_valid_until(value: Any) -> float | None:
+    """Epoch seconds until which a fetched answer is valid, or None when it does not say (or failed)."""
+    try:
+        if isinstance(value, asn1_ocsp.OCSPResponse):
+            if value["response_status"].native != "successful":
+                return None
+            singles = value.basic_ocsp_response["tbs_response_data"]["responses"]
+            updates = [single["next_update"].native for single in singles]
+            if not updates or any(u is None for u in updates):
+                return None
+            return min(u.timestamp() for u in updates)
+        if isinstance(value, asn1_crl.CertificateList):
+            update = value["tbs_cert_list"]["next_update"].native
+            return update.timestamp() if update is not None else None
+        if isinstance(value, list) and value and all(isinstance(c, asn1_x509.Certificate) for c in value):
+            return min(c.not_valid_after.timestamp() for c in value)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return None
+
+
+def _size(value: Any) -> int:
+    """Bytes an answer holds (0 for other values: those are bounded by the number of items)."""
+    if isinstance(value, list):
+        return sum(_size(v) for v in value)
+    return len(value.dump()) if hasattr(value, "dump") else 0
+
+
+FETCH_CACHE = FetchCache()
+"""The process's cache of fetched answers (used when signing B-LT/B-LTA, so that a signature costs a
+timestamp round trip and not a round of OCSP/CRL requests for the same chain each time)."""
+
+
 # -- certvalidator's fetchers on the guarded transport ---------------------------------------------
 class _GuardedTransport:
-    """The requests fetchers' two transport methods, through an :class:`OutboundGuard`."""
+    """The requests fetchers' two transport methods, through an :class:`OutboundGuard`; with a
+    :class:`FetchCache`, answers for the same request are taken from it while valid."""
 
     kind = "cert"
     user_agent: str
 
-    def __init__(self, guard: OutboundGuard, **kwargs: Any) -> None:
+    def __init__(self, guard: OutboundGuard, cache: FetchCache | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # type: ignore[call-arg]
         self._guard = guard
+        self._cache = cache
+        self._redirected: set[str] = set()
+
+    def _request(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
+                 ) -> requests.Response:
+        response = self._guard.request(self.kind, method, url, headers, body)
+        if response.url != url:
+            self._redirected.add(url)
+        return response
 
     def _get(self, url: str, *, acceptable_content_types: Iterable[str]) -> Awaitable[requests.Response]:
         headers = {"Accept": ",".join(acceptable_content_types), "User-Agent": self.user_agent}
-        return asyncio.to_thread(self._guard.request, self.kind, "GET", url, headers)
+        return asyncio.to_thread(self._request, "GET", url, headers)
 
     def _post(self, url: str, data: bytes, *, content_type: str,
               acceptable_content_types: Iterable[str]) -> Awaitable[requests.Response]:
         headers = {"Accept": ",".join(acceptable_content_types), "User-Agent": self.user_agent,
                    "Content-Type": content_type}
-        return asyncio.to_thread(self._guard.request, self.kind, "POST", url, headers, data)
+        return asyncio.to_thread(self._request, "POST", url, headers, data)
+
+    async def _through_cache(self, key: Hashable, urls: Iterable[str], fetch: Callable[[], Awaitable[Any]]) -> Any:
+        cache, urls = self._cache, list(urls)
+        if cache is None:
+            return await fetch()
+        cached = cache.get(key) if all(self._guard.permits(self.kind, u) for u in urls) else None
+        if cached is not None:
+            return cached
+        result = await fetch()
+        if not any(u in self._redirected for u in urls):
+            cache.put(key, result)
+        return result
+
+    async def _perform_fetch(self, tag: Any, fetch_fun: Callable[[], Awaitable[Any]]) -> Any:
+        # CRLs and certificates are fetched per URL (the tag); OCSP goes through fetch() below
+        if self._cache is not None and isinstance(tag, str):
+            key, inner = (self.kind, tag), fetch_fun
+
+            def fetch_fun() -> Awaitable[Any]:
+                return self._through_cache(key, (tag,), inner)
+        return await super()._perform_fetch(tag, fetch_fun)  # type: ignore[misc]
 
 
 class _GuardedOCSPFetcher(_GuardedTransport, RequestsOCSPFetcher):
     kind = "ocsp"
+
+    async def fetch(self, cert: Any, authority: Any) -> asn1_ocsp.OCSPResponse:
+        if self._cache is None:
+            return await super().fetch(cert, authority)
+        # the library's own tag: the answer is about this issuer's serial number, whichever URL gave it
+        tag = (issuer_serial(cert), authority.hashable)
+        urls = get_ocsp_urls(cert)
+        return await self._perform_fetch(  # type: ignore[no-any-return]
+            tag, lambda: self._through_cache(("ocsp", tag), urls, lambda: self._fetch(cert, authority)))
 
 
 class _GuardedCRLFetcher(_GuardedTransport, RequestsCRLFetcher):
@@ -305,10 +484,12 @@ class _GuardedCertificateFetcher(_GuardedTransport, RequestsCertificateFetcher):
 
 
 class GuardedFetcherBackend(FetcherBackend):
-    """certvalidator's requests-based fetchers, each request through ``guard``."""
+    """certvalidator's requests-based fetchers, each request through ``guard``; answers reused from
+    ``cache`` (see :class:`FetchCache`) when one is given."""
 
-    def __init__(self, guard: OutboundGuard) -> None:
+    def __init__(self, guard: OutboundGuard, cache: FetchCache | None = None) -> None:
         self.guard = guard
+        self.cache = cache
 
     def get_fetchers(self) -> Fetchers:
         policy = self.guard.policy
@@ -316,9 +497,9 @@ class GuardedFetcherBackend(FetcherBackend):
                                          max_aia_urls_per_object=4))
         common = {"per_request_timeout": policy.per_request_seconds, "budget": budget,
                   "user_agent": f"docsign ({DEFAULT_USER_AGENT})"}
-        return Fetchers(ocsp_fetcher=_GuardedOCSPFetcher(self.guard, **common),
-                        crl_fetcher=_GuardedCRLFetcher(self.guard, **common),
-                        cert_fetcher=_GuardedCertificateFetcher(self.guard, **common))
+        return Fetchers(ocsp_fetcher=_GuardedOCSPFetcher(self.guard, self.cache, **common),
+                        crl_fetcher=_GuardedCRLFetcher(self.guard, self.cache, **common),
+                        cert_fetcher=_GuardedCertificateFetcher(self.guard, self.cache, **common))
 
     async def close(self) -> None:
         return None

@@ -28,7 +28,7 @@ from pyhanko_certvalidator import ValidationContext
 from docsign.config import Settings
 from docsign.errors import InvalidInput, NotFound, StorageError
 from docsign.pki.authority import write_private_file
-from docsign.pki.outbound import GuardedFetcherBackend, current_guard
+from docsign.pki.outbound import FetchCache, GuardedFetcherBackend, current_guard
 
 REVOCATION_CACHE_SECONDS = 300
 """How long fetched OCSP responses and CRLs are reused (never beyond their own nextUpdate)."""
@@ -235,6 +235,7 @@ def build_validation_context(
     best_signature_time: dt.datetime | None = None,
     use_cache: bool = False,
     weak_hash_algos: frozenset[str] | None = None,
+    fetch_cache: FetchCache | None = None,
 ) -> ValidationContext:
     """The single way docsign builds a pyHanko ValidationContext (signing B-LT and verifying).
 
@@ -245,6 +246,8 @@ def build_validation_context(
     verification's :class:`docsign.pki.outbound.OutboundGuard` (allowed hosts, budget).
     ``weak_hash_algos``: digests for which certificate signatures are refused outright (certvalidator's
     default, MD2/MD5/SHA-1, when None); verification leaves SHA-1 out and judges it by date instead.
+    ``fetch_cache``: online fetches answered from this cache while the answers are valid (signing passes
+    :data:`docsign.pki.outbound.FETCH_CACHE`); the guard's rules still apply to every cached answer.
     """
     trust_roots, crls, ocsps = list(trust_roots), list(crls), list(ocsps)
     if use_cache:
@@ -261,7 +264,7 @@ def build_validation_context(
         ocsps=ocsps,
         revocation_mode=revocation_mode,
         time_tolerance=TIME_TOLERANCE,
-        fetcher_backend=None if offline else GuardedFetcherBackend(current_guard()),
+        fetcher_backend=None if offline else GuardedFetcherBackend(current_guard(), fetch_cache),
         weak_hash_algos=weak_hash_algos,
     )
 

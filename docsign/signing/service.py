@@ -30,7 +30,6 @@ from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers.pdf_signer import (
     DSSContentSettings,
     PdfSignatureMetadata,
-    PdfSigner,
     SigDSSPlacementPreference,
 )
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
@@ -58,6 +57,7 @@ from docsign.signing.errors import (
     TimestampUnavailable,
 )
 from docsign.signing.fast import signer_for
+from docsign.signing.ltv import LtvPdfSigner, presign_key
 from docsign.signing.pdfio import atomic_output, open_input, open_reader, page_geometry, page_refs
 from docsign.signing.request import VN_TZ, Level, Role, SignRequest
 
@@ -118,10 +118,13 @@ async def async_sign_pdf(input_path: Path | str, output_path: Path | str, key: K
                     if request.level is Level.B_LT else SigDSSPlacementPreference.TOGETHER_WITH_NEXT_TS,
                     include_vri=False),
             )
-            pdf_signer = PdfSigner(meta, signer, timestamper=timestamper,
-                                   stamp_style=BlockStyle(layout_fn=plan.layout, rotate=plan.rotate)
-                                   if plan.layout else None,
-                                   new_field_spec=plan.new_field)
+            pdf_signer = LtvPdfSigner(meta, signer, timestamper=timestamper,
+                                      stamp_style=BlockStyle(layout_fn=plan.layout, rotate=plan.rotate)
+                                      if plan.layout else None,
+                                      new_field_spec=plan.new_field,
+                                      presign_key=presign_key(key.certificate, request.tsa_url,
+                                                              [*key.chain, *request.trust_roots])
+                                      if request.level.needs_revocation else None)
             with atomic_output(target) as out:
                 await pdf_signer.async_sign_pdf(writer, existing_fields_only=plan.new_field is None,
                                                 bytes_reserved=signer.reserved_size(DIGEST, token_size), output=out)
@@ -418,13 +421,17 @@ def _reason(exc: BaseException) -> str:
 
 
 def _validation_context(key: KeyHandle, request: SignRequest) -> Any:
+    from docsign.pki.outbound import FETCH_CACHE
     from docsign.pki.trust import build_validation_context
 
     roots = [c for c in key.chain if c.self_signed != "no"] + list(request.trust_roots)
     if not roots:
         raise CertificateNotUsable("B-LT needs the certificate chain up to its root CA: add the root to the key "
                                    "file or pass it as a trust anchor")
-    return build_validation_context(roots, other_certs=key.chain, revocation_mode="hard-fail")
+    # OCSP answers, CRLs and issuer certificates of the chain are reused while valid: a B-LT signature
+    # then costs a timestamp round trip, not a round of revocation requests for the same chain
+    return build_validation_context(roots, other_certs=key.chain, revocation_mode="hard-fail",
+                                    fetch_cache=FETCH_CACHE)
 
 
 def _translate(exc: Exception, source: Path, request: SignRequest) -> DocsignError:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.serving import make_server
 
 from docsign.errors import DocsignError
@@ -22,12 +22,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def pki_app(store: PkiStore | None) -> Flask:
-    """A Flask app with only docsign's /pki views, serving ``store``."""
+def pki_app(store: PkiStore | None, seen: list[str] | None = None) -> Flask:
+    """A Flask app with only docsign's /pki views, serving ``store``; the path of every request it answers
+    is appended to ``seen`` when given."""
     app = Flask("test-pki")
     if store is not None:
         app.extensions[pki_views.EXTENSION_KEY] = store
     app.register_blueprint(pki_views.bp)
+    if seen is not None:
+        app.before_request(lambda: seen.append(request.path))  # type: ignore[func-returns-value]
 
     @app.errorhandler(DocsignError)
     def _error(exc: DocsignError):  # type: ignore[no-untyped-def]
@@ -37,9 +40,9 @@ def pki_app(store: PkiStore | None) -> Flask:
 
 
 @contextmanager
-def serve_pki(store: PkiStore, port: int) -> Iterator[str]:
-    """Serve ``store`` at http://127.0.0.1:PORT/pki/... until the block ends."""
-    server = make_server("127.0.0.1", port, pki_app(store), threaded=True)
+def serve_pki(store: PkiStore, port: int, seen: list[str] | None = None) -> Iterator[str]:
+    """Serve ``store`` at http://127.0.0.1:PORT/pki/... until the block ends (requests' paths into ``seen``)."""
+    server = make_server("127.0.0.1", port, pki_app(store, seen), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
