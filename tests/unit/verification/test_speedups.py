@@ -161,6 +161,29 @@ def test_the_certificate_memo_is_bounded(docs) -> None:  # type: ignore[no-untyp
     assert memo.interned(asn1_x509.Certificate.load(distinct[2].dump())) is distinct[2]
 
 
+def test_issuer_and_serial_match_as_in_pyhanko_including_names_equal_in_another_encoding(docs) -> None:  # type: ignore[no-untyped-def]
+    from asn1crypto import cms
+
+    signed_data = _signed_data(docs.two)[0]
+    bag = speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO(signed_data)
+    certs = [bag.signer_cert, *bag.other_certs]
+    sid = signed_data["signer_infos"][0]["sid"].chosen
+    # the same issuer written as PrintableString in upper case: equal by RFC 5280, different DER
+    issuer = bag.signer_cert.issuer
+    shouting = asn1_x509.Name.build({k: v.upper() for k, v in issuer.native.items()}, use_printable=True)
+    assert shouting.dump() != issuer.dump()
+    other_name = asn1_x509.Name.build({"common_name": "Someone Else"})
+    serial = bag.signer_cert.serial_number
+    wanted = [sid, *(cms.IssuerAndSerialNumber({"issuer": name, "serial_number": number})
+                     for name in (issuer, shouting, other_name) for number in (serial, serial + 1))]
+    for _ in range(2):  # the second time from the memo
+        for expected in wanted:
+            for cert in certs:
+                assert speedups.match_issuer_serial(expected, cert) == \
+                    speedups.PYHANKO_MATCH_ISSUER_SERIAL(expected, cert)
+    assert speedups.match_issuer_serial(wanted[3], bag.signer_cert)  # shouting, same serial
+
+
 def test_uninstall_puts_every_library_function_back() -> None:
     from pyhanko.sign import general
     from pyhanko.sign.validation import generic_cms
@@ -172,6 +195,7 @@ def test_uninstall_puts_every_library_function_back() -> None:
         assert generic.ArrayObject.read_from_stream is speedups.PYHANKO_READ_ARRAY
         assert general.extract_certificate_info is generic_cms.extract_certificate_info \
             is speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO
+        assert general.match_issuer_serial is speedups.PYHANKO_MATCH_ISSUER_SERIAL
         assert not speedups.installed()
     finally:
         speedups.uninstall()
