@@ -139,8 +139,8 @@ def distinct_blt_documents(kit: Kit, count: int) -> list[bytes]:
     signer_label = "bench-http"
     kit.signer(signer_label, common_name="Bench HTTP Signer")
     p12 = store.directory / store.leaves[signer_label]["file"]
-    os.environ["BENCH_VERIFY_P12_PASS"] = store.passphrase.decode()
-    signer = FastSigner(load_key(parse_keyref(str(p12), passphrase_env="BENCH_VERIFY_P12_PASS")))
+    signer = FastSigner(load_key(parse_keyref(str(p12), passphrase_env="P",
+                                              environ={"P": store.passphrase.decode()})))
     assert store.tsa is not None
     stamper = _LoadedKeyTimeStamper(store.tsa.key, tsa_cert=to_asn1(store.tsa.cert),
                                     certs_to_embed=[to_asn1(c) for c in store.chain_of("root")])
