@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -27,11 +28,25 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-@functools.cache
+_MADE: dict[str, Any] | None = None
+_MAKING = threading.Lock()
+
+
 def _metrics() -> dict[str, Any]:
     """The metrics, made on first use, not at import: prometheus-client chooses between one process's
     memory and the multiprocess directory when it is imported, and the commands that run for long
-    (docsign.cli) set the directory only once they know the data dir, after importing the domain code."""
+    (docsign.cli) set the directory only once they know the data dir, after importing the domain code.
+    Made under a lock: the first requests of a gunicorn gthread worker arrive together, and a metric
+    registered twice is an error (they answered 500)."""
+    global _MADE
+    if _MADE is None:
+        with _MAKING:
+            if _MADE is None:
+                _MADE = _make()
+    return _MADE
+
+
+def _make() -> dict[str, Any]:
     from prometheus_client import Counter, Histogram
 
     return {

@@ -53,6 +53,32 @@ def test_installed_reader_is_used_inside_objects() -> None:
     assert bytes(obj["/Contents"].original_bytes) == b"012" and obj["/X"] == 1
 
 
+def name_outcome(reader, data: bytes):  # type: ignore[no-untyped-def]
+    stream = io.BytesIO(data)
+    try:
+        value = reader(stream)
+    except Exception as exc:
+        return ("error", type(exc).__name__, str(exc))
+    return ("ok", type(value).__name__, str(value), stream.tell())
+
+
+@pytest.mark.parametrize("data", [
+    b"/Type /Sig", b"/ByteRange[0 1]", b"/Type", b"/", b"/ ", b"/A#20B ", b"/A#2", b"/A#zz ", b"/caf\xc3\xa9 ",
+    b"/\xe9t\xe9 ", b"/A\x01B ", b"/A\x7fB ", b"Type ", b"/" + b"N" * 300 + b" ", b"/a/b", b"/a%c\n", b"/a\x00b",
+])
+def test_names_read_like_pyhanko(data: bytes) -> None:
+    assert name_outcome(speedups.read_name_from_stream, data) == name_outcome(speedups.PYHANKO_READ_NAME, data)
+
+
+NAME_ALPHABET = b"/AZaz09#2F \n\x00()<>[]{}%\x01\x7f\xc3\xa9~!"
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.binary(max_size=160).map(lambda b: b"/" + bytes(NAME_ALPHABET[x % len(NAME_ALPHABET)] for x in b)))
+def test_random_names_read_like_pyhanko(data: bytes) -> None:
+    assert name_outcome(speedups.read_name_from_stream, data) == name_outcome(speedups.PYHANKO_READ_NAME, data)
+
+
 class _Container:
     """What pyHanko's reader passes as container_ref: something that names the PDF handler."""
 
@@ -161,6 +187,29 @@ def test_the_certificate_memo_is_bounded(docs) -> None:  # type: ignore[no-untyp
     assert memo.interned(asn1_x509.Certificate.load(distinct[2].dump())) is distinct[2]
 
 
+def test_issuer_and_serial_match_as_in_pyhanko_including_names_equal_in_another_encoding(docs) -> None:  # type: ignore[no-untyped-def]
+    from asn1crypto import cms
+
+    signed_data = _signed_data(docs.two)[0]
+    bag = speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO(signed_data)
+    certs = [bag.signer_cert, *bag.other_certs]
+    sid = signed_data["signer_infos"][0]["sid"].chosen
+    # the same issuer written as PrintableString in upper case: equal by RFC 5280, different DER
+    issuer = bag.signer_cert.issuer
+    shouting = asn1_x509.Name.build({k: v.upper() for k, v in issuer.native.items()}, use_printable=True)
+    assert shouting.dump() != issuer.dump()
+    other_name = asn1_x509.Name.build({"common_name": "Someone Else"})
+    serial = bag.signer_cert.serial_number
+    wanted = [sid, *(cms.IssuerAndSerialNumber({"issuer": name, "serial_number": number})
+                     for name in (issuer, shouting, other_name) for number in (serial, serial + 1))]
+    for _ in range(2):  # the second time from the memo
+        for expected in wanted:
+            for cert in certs:
+                assert speedups.match_issuer_serial(expected, cert) == \
+                    speedups.PYHANKO_MATCH_ISSUER_SERIAL(expected, cert)
+    assert speedups.match_issuer_serial(wanted[3], bag.signer_cert)  # shouting, same serial
+
+
 def test_uninstall_puts_every_library_function_back() -> None:
     from pyhanko.sign import general
     from pyhanko.sign.validation import generic_cms
@@ -170,8 +219,10 @@ def test_uninstall_puts_every_library_function_back() -> None:
         speedups.uninstall()
         assert generic.read_hex_string_from_stream is speedups.PYHANKO_READ_HEX_STRING
         assert generic.ArrayObject.read_from_stream is speedups.PYHANKO_READ_ARRAY
+        assert generic.NameObject.read_from_stream is speedups.PYHANKO_READ_NAME
         assert general.extract_certificate_info is generic_cms.extract_certificate_info \
             is speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO
+        assert general.match_issuer_serial is speedups.PYHANKO_MATCH_ISSUER_SERIAL
         assert not speedups.installed()
     finally:
         speedups.uninstall()
