@@ -36,6 +36,8 @@ def test_pages_forms_and_flashes_speak_vietnamese_by_default_and_english_when_ch
     wrong = anonymous.post("/login", data={"login": "tinh.vanthu", "password": "nope",
                                            "csrf_token": _csrf(english_login)})
     assert _flash(wrong.get_data(as_text=True)) == "Wrong login or password."
+    assert _flash(anonymous.get("/dashboard", follow_redirects=True).get_data(as_text=True)) == \
+        "Please log in to continue."  # Flask-Login's message, translated when flashed
 
     clerk = Browser(app, "tinh.vanthu")
     for url, (vi, en) in PAGES.items():
