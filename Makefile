@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup run test bench lint messages clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check .
+
+# After changing texts: collect every msgid (babel.cfg) into a template, add the new ones to each language's
+# .po (translations kept; none guessed from similar texts), then compile the .mo files.
+messages: setup
+	$(BIN)/pybabel -q extract -F babel.cfg --sort-by-file -o $(VENV)/messages.pot .
+	$(BIN)/pybabel -q update -i $(VENV)/messages.pot -d docsign/translations --no-fuzzy-matching --ignore-obsolete --width 120
+	$(BIN)/pybabel compile -d docsign/translations --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -31,6 +31,7 @@ from docsign.documents.errors import SigningRefused, WrongStage
 from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, PermissionDenied, UnsupportedMediaType
 from docsign.exchange import service as exchange_service
 from docsign.exchange.statuses import SENT_BY, DeliveryState, Party, StatusCode, allowed_events
+from docsign.i18n import N_, english
 from docsign.models import (
     Agency,
     ArrivalEntry,
@@ -146,19 +147,19 @@ class Stage(StrEnum):
 
     @property
     def label_vi(self) -> str:
-        return _STAGE_LABELS[self][0]
+        return _STAGE_LABELS[self]
 
     @property
     def label_en(self) -> str:
-        return _STAGE_LABELS[self][1]
+        return english(self.label_vi)
 
 
 _STAGE_LABELS = {
-    Stage.DRAFT: ("Chờ ký duyệt", "Awaiting approval"),
-    Stage.APPROVED: ("Chờ phát hành", "Awaiting issue"),
-    Stage.ISSUED: ("Chờ gửi", "Ready to send"),
-    Stage.SENT: ("Đã gửi", "Sent"),
-    Stage.RECEIVED: ("Văn bản đến", "Received"),
+    Stage.DRAFT: N_("Chờ ký duyệt"),
+    Stage.APPROVED: N_("Chờ phát hành"),
+    Stage.ISSUED: N_("Chờ gửi"),
+    Stage.SENT: N_("Đã gửi"),
+    Stage.RECEIVED: N_("Văn bản đến"),
 }
 
 

@@ -34,6 +34,7 @@ from enum import Enum, StrEnum
 
 from docsign.errors import InvalidInput
 from docsign.exchange.errors import InvalidTransition, WrongParty
+from docsign.i18n import N_, english
 
 
 class StatusCode(StrEnum):
@@ -51,11 +52,11 @@ class StatusCode(StrEnum):
 
     @property
     def label_vi(self) -> str:
-        return _STATUS_LABELS[self][0]
+        return _STATUS_LABELS[self]
 
     @property
     def label_en(self) -> str:
-        return _STATUS_LABELS[self][1]
+        return english(self.label_vi)
 
     @classmethod
     def parse(cls, value: str) -> StatusCode:
@@ -70,16 +71,16 @@ class StatusCode(StrEnum):
             raise InvalidInput(f"unknown status code {value!r}: the known codes are {known}") from None
 
 
-_STATUS_LABELS: dict[StatusCode, tuple[str, str]] = {
-    StatusCode.ARRIVED: ("Đã đến", "Arrived"),
-    StatusCode.REJECTED: ("Từ chối tiếp nhận", "Rejected"),
-    StatusCode.ACCEPTED: ("Đã tiếp nhận", "Accepted"),
-    StatusCode.ASSIGNED: ("Đã phân công", "Assigned"),
-    StatusCode.PROCESSING: ("Đang xử lý", "Processing"),
-    StatusCode.FINISHED: ("Hoàn thành", "Finished"),
-    StatusCode.RECALL_REQUESTED: ("Yêu cầu thu hồi", "Recall requested"),
-    StatusCode.RECALL_AGREED: ("Đồng ý thu hồi", "Recall agreed"),
-    StatusCode.RECALL_REFUSED: ("Từ chối thu hồi", "Recall refused"),
+_STATUS_LABELS: dict[StatusCode, str] = {
+    StatusCode.ARRIVED: N_("Đã đến"),
+    StatusCode.REJECTED: N_("Từ chối tiếp nhận"),
+    StatusCode.ACCEPTED: N_("Đã tiếp nhận"),
+    StatusCode.ASSIGNED: N_("Đã phân công"),
+    StatusCode.PROCESSING: N_("Đang xử lý"),
+    StatusCode.FINISHED: N_("Hoàn thành"),
+    StatusCode.RECALL_REQUESTED: N_("Yêu cầu thu hồi"),
+    StatusCode.RECALL_AGREED: N_("Đồng ý thu hồi"),
+    StatusCode.RECALL_REFUSED: N_("Từ chối thu hồi"),
 }
 
 
@@ -109,24 +110,24 @@ class DeliveryState(StrEnum):
 
     @property
     def label_vi(self) -> str:
-        return _STATE_LABELS[self][0]
+        return _STATE_LABELS[self]
 
     @property
     def label_en(self) -> str:
-        return _STATE_LABELS[self][1]
+        return english(self.label_vi)
 
 
-_STATE_LABELS: dict[DeliveryState, tuple[str, str]] = {
-    DeliveryState.QUEUED: ("Đang gửi", "Sending"),
-    DeliveryState.DELIVERED: ("Đã đến", "Arrived"),
-    DeliveryState.REJECTED: ("Bị từ chối", "Rejected"),
-    DeliveryState.ACCEPTED: ("Đã tiếp nhận", "Accepted"),
-    DeliveryState.ASSIGNED: ("Đã phân công", "Assigned"),
-    DeliveryState.PROCESSING: ("Đang xử lý", "Processing"),
-    DeliveryState.FINISHED: ("Hoàn thành", "Finished"),
-    DeliveryState.RECALL_REQUESTED: ("Đang yêu cầu thu hồi", "Recall requested"),
-    DeliveryState.RECALLED: ("Đã thu hồi", "Recalled"),
-    DeliveryState.DEAD_LETTER: ("Gửi không thành công", "Delivery failed"),
+_STATE_LABELS: dict[DeliveryState, str] = {
+    DeliveryState.QUEUED: N_("Đang gửi"),
+    DeliveryState.DELIVERED: N_("Đã đến"),
+    DeliveryState.REJECTED: N_("Bị từ chối"),
+    DeliveryState.ACCEPTED: N_("Đã tiếp nhận"),
+    DeliveryState.ASSIGNED: N_("Đã phân công"),
+    DeliveryState.PROCESSING: N_("Đang xử lý"),
+    DeliveryState.FINISHED: N_("Hoàn thành"),
+    DeliveryState.RECALL_REQUESTED: N_("Đang yêu cầu thu hồi"),
+    DeliveryState.RECALLED: N_("Đã thu hồi"),
+    DeliveryState.DEAD_LETTER: N_("Gửi không thành công"),
 }
 
 

@@ -6,15 +6,16 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from docsign.i18n import N_
 from docsign.verification.report import Indication, SignatureReport, VerificationReport
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 VERDICT_TEXT = {
-    Indication.TOTAL_PASSED: ("Chữ ký hợp lệ", "Valid signature"),
-    Indication.TOTAL_FAILED: ("Chữ ký không hợp lệ", "Invalid signature"),
-    Indication.INDETERMINATE: ("Chưa xác định được", "Cannot be confirmed"),
-    Indication.NO_SIGNATURE: ("Văn bản không có chữ ký số", "The document has no digital signature"),
+    Indication.TOTAL_PASSED: N_("Chữ ký hợp lệ"),
+    Indication.TOTAL_FAILED: N_("Chữ ký không hợp lệ"),
+    Indication.INDETERMINATE: N_("Chưa xác định được"),
+    Indication.NO_SIGNATURE: N_("Văn bản không có chữ ký số"),
 }
 COLOUR = {Indication.TOTAL_PASSED: "green", Indication.TOTAL_FAILED: "red", Indication.INDETERMINATE: "amber",
           Indication.NO_SIGNATURE: "amber"}
@@ -69,19 +70,17 @@ def _signature_text(number: int, sig: SignatureReport) -> list[str]:
 
 @dataclass(frozen=True)
 class SignatureView:
-    """What the page shows for one signature (strings in both languages are chosen by the template)."""
+    """What the page shows for one signature; ``verdict`` is a Vietnamese msgid the page translates."""
 
     report: SignatureReport
     colour: str
-    verdict_vi: str
-    verdict_en: str
+    verdict: str
     changed: bool | None
 
 
 def signature_views(report: VerificationReport) -> list[SignatureView]:
     views = []
     for sig in report.signatures:
-        vi, en = VERDICT_TEXT[sig.indication]
         changed = None if sig.modifications is None else sig.modifications.value not in ("NONE", "LTA_UPDATES")
-        views.append(SignatureView(sig, COLOUR[sig.indication], vi, en, changed))
+        views.append(SignatureView(sig, COLOUR[sig.indication], VERDICT_TEXT[sig.indication], changed))
     return views

@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, session
+from flask_babel import gettext
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from sqlalchemy import select
 
+from docsign.i18n import N_
 from docsign.models import User
 from docsign.web.context import db, settings
 
@@ -88,4 +90,5 @@ def snapshot(user: User) -> CurrentUser:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "ui.login"
-    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục. / Please log in to continue."
+    login_manager.login_message = N_("Vui lòng đăng nhập để tiếp tục.")
+    login_manager.localize_callback = gettext  # translated when flashed, in the visitor's language

@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -19,24 +20,24 @@ from docsign.documents.service import Action, Actor, Stage
 from docsign.errors import Conflict, DocsignError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from docsign.exchange.send import packet_fields
 from docsign.exchange.statuses import DeliveryState, Party, StatusCode
+from docsign.i18n import N_
 from docsign.models import Delivery
 from docsign.verification.render import signature_views
 from docsign.web.context import db, settings
-from docsign.web.i18n import t
 
 bp = Blueprint("documents", __name__)
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 DEFAULT_LEVEL = "B-T"
 BUTTONS = {
-    StatusCode.REJECTED: ("Trả lại (02)", "Return (02)"),
-    StatusCode.ACCEPTED: ("Tiếp nhận (03)", "Accept (03)"),
-    StatusCode.ASSIGNED: ("Phân công xử lý (04)", "Assign (04)"),
-    StatusCode.PROCESSING: ("Đang xử lý (05)", "Processing (05)"),
-    StatusCode.FINISHED: ("Hoàn thành (06)", "Finished (06)"),
-    StatusCode.RECALL_REQUESTED: ("Thu hồi (13)", "Recall (13)"),
-    StatusCode.RECALL_AGREED: ("Đồng ý thu hồi (15)", "Agree to the recall (15)"),
-    StatusCode.RECALL_REFUSED: ("Từ chối thu hồi (16)", "Refuse the recall (16)"),
+    StatusCode.REJECTED: N_("Trả lại (02)"),
+    StatusCode.ACCEPTED: N_("Tiếp nhận (03)"),
+    StatusCode.ASSIGNED: N_("Phân công xử lý (04)"),
+    StatusCode.PROCESSING: N_("Đang xử lý (05)"),
+    StatusCode.FINISHED: N_("Hoàn thành (06)"),
+    StatusCode.RECALL_REQUESTED: N_("Thu hồi (13)"),
+    StatusCode.RECALL_AGREED: N_("Đồng ý thu hồi (15)"),
+    StatusCode.RECALL_REFUSED: N_("Từ chối thu hồi (16)"),
 }
 
 
@@ -47,30 +48,29 @@ def actor() -> Actor:
 
 
 def state_label(state: str) -> str:
-    value = DeliveryState(state)
-    return t(value.label_vi, value.label_en)
+    return _(DeliveryState(state).label_vi)
 
 
 def status_label(code: str | None) -> str:
     if not code:
         return "—"
     status = StatusCode(code)
-    return f"{status.value} · {t(status.label_vi, status.label_en)}"
+    return f"{status.value} · {_(status.label_vi)}"
 
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     return {"state_label": state_label, "status_label": status_label, "button_label": _button_label,
-            "stage_label": lambda stage: t(stage.label_vi, stage.label_en)}
+            "stage_label": lambda stage: _(stage.label_vi)}
 
 
 def _button_label(code: StatusCode) -> str:
-    vi, en = BUTTONS[code]
-    return t(vi, en)
+    return _(BUTTONS[code])
 
 
-def _fail(message_vi: str, message_en: str, exc: DocsignError) -> None:
-    flash(f"{t(message_vi, message_en)}: {exc.message}", "error")
+def _fail(message: str, exc: DocsignError) -> None:
+    """Flash a translated ``message`` with the error's own."""
+    flash(f"{message}: {exc.message}", "error")
 
 
 # -- outgoing documents -------------------------------------------------------------------------------
@@ -104,14 +104,14 @@ def upload() -> Any:
     except (InvalidInput, PayloadTooLarge, UnsupportedMediaType) as exc:
         session.rollback()
         if isinstance(exc, PayloadTooLarge):
-            _fail("Tệp quá lớn", "The file is too large", exc)
+            _fail(_("Tệp quá lớn"), exc)
         elif isinstance(exc, UnsupportedMediaType):
-            _fail("Tệp không phải PDF", "The file is not a PDF", exc)
+            _fail(_("Tệp không phải PDF"), exc)
         else:
-            _fail("Chưa tải lên được", "Not uploaded", exc)
+            _fail(_("Chưa tải lên được"), exc)
         return render_template("documents_new.html", form=form, max_mb=settings().max_upload_mb), exc.http_status
     session.commit()
-    flash(t("Đã tải lên dự thảo, chờ lãnh đạo ký duyệt.", "Draft uploaded; it waits for the leader's approval."),
+    flash(_("Đã tải lên dự thảo, chờ lãnh đạo ký duyệt."),
           "ok")
     return redirect(url_for("documents.show", document_id=document.id), 303)
 
@@ -167,10 +167,9 @@ def _refused(action: str, document_id: int, exc: DocsignError) -> Response:
     session.rollback()
     document_service.record_refusal(session, actor(), action, document_id, exc)
     session.commit()
-    what = {"approve": ("Không ký duyệt được", "The document could not be approved"),
-            "issue": ("Không phát hành được", "The document could not be issued"),
-            "send": ("Không gửi được", "The document could not be sent")}[action]
-    _fail(*what, exc)
+    what = {"approve": N_("Không ký duyệt được"), "issue": N_("Không phát hành được"),
+            "send": N_("Không gửi được")}[action]
+    _fail(_(what), exc)
     return redirect(url_for("documents.show", document_id=document_id), 303)
 
 
@@ -185,9 +184,9 @@ def approve(document_id: int) -> Response:
     except (SigningRefused, Conflict, InvalidInput) as exc:
         return _refused("approve", document_id, exc)
     session.commit()
-    flash(t("Đã ký duyệt. Văn thư có thể phát hành văn bản.", "Approved. The clerk can now issue the document."), "ok")
+    flash(_("Đã ký duyệt. Văn thư có thể phát hành văn bản."), "ok")
     for warning in getattr(signature, "warnings", ()):
-        flash(t("Lưu ý", "Note") + f": {warning}", "error")
+        flash(_("Lưu ý") + f": {warning}", "error")
     return redirect(url_for("documents.show", document_id=document_id), 303)
 
 
@@ -204,7 +203,7 @@ def issue(document_id: int) -> Response:
     except (SigningRefused, Conflict, InvalidInput) as exc:
         return _refused("issue", document_id, exc)
     session.commit()
-    flash(t("Đã ký phát hành. Văn bản sẵn sàng để gửi.", "Issued. The document is ready to send."), "ok")
+    flash(_("Đã ký phát hành. Văn bản sẵn sàng để gửi."), "ok")
     return redirect(url_for("documents.show", document_id=document_id), 303)
 
 
@@ -222,8 +221,7 @@ def send(document_id: int) -> Response:
     except (Conflict, InvalidInput) as exc:
         return _refused("send", document_id, exc)
     session.commit()
-    flash(t("Đã gửi. Theo dõi trạng thái của từng nơi nhận ở đây.",
-            "Sent. Follow each recipient's status here."), "ok")
+    flash(_("Đã gửi. Theo dõi trạng thái của từng nơi nhận ở đây."), "ok")
     return redirect(url_for("documents.sent_detail", exchange_id=exchange.id), 303)
 
 
@@ -237,11 +235,11 @@ def citizen_public(document_id: int) -> Response:
         document_service.set_citizen_public(session, actor(), document_id, public)
     except WrongStage as exc:
         session.rollback()
-        _fail("Không thay đổi được", "Not changed", exc)
+        _fail(_("Không thay đổi được"), exc)
         return redirect(url_for("documents.show", document_id=document_id), 303)
     session.commit()
-    flash(t("Công dân có thể tải văn bản từ trang tra cứu.", "Citizens can download the document from its page.")
-          if public else t("Đã thôi công khai văn bản.", "The document is no longer public."), "ok")
+    flash(_("Công dân có thể tải văn bản từ trang tra cứu.")
+          if public else _("Đã thôi công khai văn bản."), "ok")
     return redirect(url_for("documents.show", document_id=document_id), 303)
 
 
@@ -297,10 +295,10 @@ def change_status(delivery_id: int) -> Response:
         document_service.change_status(session, settings(), me, delivery_id, code, note=request.form.get("note"))
     except (Conflict, InvalidInput) as exc:
         session.rollback()
-        _fail("Không cập nhật được trạng thái", "The status was not changed", exc)
+        _fail(_("Không cập nhật được trạng thái"), exc)
     else:
         session.commit()
-        flash(t("Đã cập nhật trạng thái", "Status updated") + f": {status_label(StatusCode.parse(code).value)}", "ok")
+        flash(_("Đã cập nhật trạng thái") + f": {status_label(StatusCode.parse(code).value)}", "ok")
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
         abort(404)

@@ -1,26 +1,31 @@
-"""Vietnamese first, English on request (``?lang=en``, remembered in the session); times in +07:00."""
+"""Vietnamese first, English on request (``?lang=en``, remembered in the session); times in +07:00.
+
+Texts are Flask-Babel messages whose msgids are the Vietnamese texts (``_("…")`` in views and templates);
+the English is in ``docsign/translations/en/LC_MESSAGES/messages.po`` (see :mod:`docsign.i18n`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from flask import Flask, request, session
+from flask_babel import Babel
+
+from docsign.i18n import DOMAIN, SOURCE_LANGUAGE, TRANSLATIONS, compile_catalogues
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
-LANGUAGES = ("vi", "en")
+LANGUAGES = (SOURCE_LANGUAGE, "en")
+
+babel = Babel()
 
 
 def current_language() -> str:
+    """``?lang=`` if it names a language (and remember it), else the session's choice, else Vietnamese."""
     asked = request.args.get("lang")
     if asked in LANGUAGES:
         session["lang"] = asked
         return asked
-    return session.get("lang", "vi")
-
-
-def t(vi: str, en: str) -> str:
-    """The text in the reader's language; every visible string is written in both, Vietnamese first."""
-    return en if current_language() == "en" else vi
+    return session.get("lang", SOURCE_LANGUAGE)
 
 
 def fmt_time(moment: dt.datetime | None, with_seconds: bool = True) -> str:
@@ -34,4 +39,7 @@ def fmt_time(moment: dt.datetime | None, with_seconds: bool = True) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(t=t, fmt_time=fmt_time, current_language=current_language)
+    compile_catalogues()
+    babel.init_app(app, locale_selector=current_language, default_locale=SOURCE_LANGUAGE,
+                   default_domain=DOMAIN, default_translation_directories=str(TRANSLATIONS))
+    app.jinja_env.globals.update(fmt_time=fmt_time, current_language=current_language)

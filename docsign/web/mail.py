@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
@@ -13,7 +14,6 @@ from docsign.errors import DocsignError
 from docsign.mail import service as mail_service
 from docsign.web.context import db, settings
 from docsign.web.documents import actor
-from docsign.web.i18n import t
 
 bp = Blueprint("mail", __name__)
 
@@ -37,8 +37,8 @@ def mail_document(document_id: int) -> Response:
         session.rollback()
         if exc.http_status == 404:
             raise
-        flash(f"{t('Không gửi được e-mail', 'The e-mail could not be sent')}: {exc.message}", "error")
+        flash(_("Không gửi được e-mail: %(message)s", message=exc.message), "error")
         return redirect(url_for("documents.show", document_id=document_id), 303)
     session.commit()
-    flash(t(f"Đã xếp hàng thư ký số tới {row.recipients}.", f"Signed e-mail queued for {row.recipients}."), "ok")
+    flash(_("Đã xếp hàng thư ký số tới %(recipients)s.", recipients=row.recipients), "ok")
     return redirect(url_for("documents.show", document_id=document_id), 303)

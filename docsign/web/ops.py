@@ -7,12 +7,12 @@ import ipaddress
 import time
 
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from docsign import logs, metrics
 from docsign.exchange import service as exchange_service
 from docsign.web.context import db, settings
-from docsign.web.i18n import t
 
 bp = Blueprint("ops", __name__)
 
@@ -61,7 +61,7 @@ def redrive():  # type: ignore[no-untyped-def]
     moved = exchange_service.redrive(session, actor=f"user:{current_user.login}", delivery_ids=chosen) if chosen \
         else []
     session.commit()
-    flash(t(f"Đã gửi lại {len(moved)} văn bản.", f"Re-drove {len(moved)} deliveries."), "ok")
+    flash(_("Đã gửi lại %(count)s văn bản.", count=len(moved)), "ok")
     return redirect(url_for("ops.ops_page"))
 
 

@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
@@ -20,7 +21,6 @@ from docsign.models import Agency
 from docsign.web import api
 from docsign.web.context import db, settings
 from docsign.web.documents import actor
-from docsign.web.i18n import t
 
 bp = Blueprint("registers", __name__)
 
@@ -52,7 +52,7 @@ def arrivals() -> Any:
         start, end = _period()
         entries = register.arrivals(db(), me.agency_id, start, end)
     except InvalidInput as exc:
-        flash(f"{t('Khoảng thời gian không hợp lệ', 'Invalid period')}: {exc.message}", "error")
+        flash(_("Khoảng thời gian không hợp lệ: %(message)s", message=exc.message), "error")
         return render_template("register_arrivals.html", entries=[], start=None, end=None,
                                can_assign=False), 400
     return render_template("register_arrivals.html", entries=entries, start=start, end=end,
@@ -67,7 +67,7 @@ def outgoing() -> Any:
         start, end = _period()
         entries = register.outgoing(db(), me.agency_id, start, end)
     except InvalidInput as exc:
-        flash(f"{t('Khoảng thời gian không hợp lệ', 'Invalid period')}: {exc.message}", "error")
+        flash(_("Khoảng thời gian không hợp lệ: %(message)s", message=exc.message), "error")
         return render_template("register_outgoing.html", entries=[], start=None, end=None, paper={},
                                can_paper=False), 400
     from docsign.reports.service import paper_sendings
@@ -106,10 +106,10 @@ def assign(entry_id: int) -> Response:
                                          due_date=_date("due_date"))
     except InvalidInput as exc:
         session.rollback()
-        flash(f"{t('Chưa ghi được', 'Not recorded')}: {exc.message}", "error")
+        flash(_("Chưa ghi được: %(message)s", message=exc.message), "error")
     else:
         session.commit()
-        flash(t("Đã ghi đơn vị xử lý và thời hạn.", "Handling unit and due date recorded."), "ok")
+        flash(_("Đã ghi đơn vị xử lý và thời hạn."), "ok")
     return redirect(url_for("registers.arrivals", **{k: v for k, v in request.args.items() if k in ("from", "to")}),
                     303)
 
@@ -130,11 +130,10 @@ def arrival_stamp(document_id: int) -> Response:
         session.rollback()
         document_service.record_refusal(session, me, "income", document_id, exc)
         session.commit()
-        flash(f"{t('Chưa đóng dấu đến được', 'The arrival stamp was not applied')}: {exc.message}", "error")
+        flash(_("Chưa đóng dấu đến được: %(message)s", message=exc.message), "error")
     else:
         session.commit()
-        flash(t("Đã ký số văn bản đến với số đến và ngày đến.",
-                "Arrival stamp signed with the arrival number and date."), "ok")
+        flash(_("Đã ký số văn bản đến với số đến và ngày đến."), "ok")
     return redirect(url_for("documents.show", document_id=document_id), 303)
 
 

@@ -10,6 +10,7 @@ import io
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
@@ -20,7 +21,6 @@ from docsign.reports import service as report_service
 from docsign.reports.adoption import AdoptionReport, Period, parse_period, recent_months
 from docsign.web.context import db
 from docsign.web.documents import actor
-from docsign.web.i18n import t
 
 bp = Blueprint("reports", __name__)
 
@@ -53,24 +53,24 @@ def adoption() -> Any:
     report = _report()
     months = report.by_month()
     monthly_series = [
-        (t("Ký đủ hai chữ ký số", "Issued with both signatures"), [f.issued_both for _, f in months]),
-        (t("Nhận điện tử", "Received electronically"), [f.received for _, f in months]),
-        (t("Gửi bản giấy", "Sent on paper"), [f.paper for _, f in months]),
+        (_("Ký đủ hai chữ ký số"), [f.issued_both for _month, f in months]),
+        (_("Nhận điện tử"), [f.received for _month, f in months]),
+        (_("Gửi bản giấy"), [f.paper for _month, f in months]),
     ]
     agencies = report.by_agency()
     agency_series = [
-        (t("Nhận điện tử", "Received electronically"), [f.received for _, f in agencies]),
-        (t("Vào sổ trong ngày", "Registered the same day"), [f.registered_same_day for _, f in agencies]),
-        (t("Từ chối", "Rejected"), [f.rejected for _, f in agencies]),
-        (t("Trả lời quá hạn", "Answered late"), [f.answered_late for _, f in agencies]),
+        (_("Nhận điện tử"), [f.received for _agency, f in agencies]),
+        (_("Vào sổ trong ngày"), [f.registered_same_day for _agency, f in agencies]),
+        (_("Từ chối"), [f.rejected for _agency, f in agencies]),
+        (_("Trả lời quá hạn"), [f.answered_late for _agency, f in agencies]),
     ]
-    month_labels = [_month_label(m) for m, _ in months]
-    monthly_title = t("Văn bản điện tử và văn bản giấy theo tháng", "Electronic and paper documents by month")
-    agency_title = t("Văn bản đến theo cơ quan", "Incoming documents by agency")
+    month_labels = [_month_label(m) for m, _figures in months]
+    monthly_title = _("Văn bản điện tử và văn bản giấy theo tháng")
+    agency_title = _("Văn bản đến theo cơ quan")
     monthly = {"title": monthly_title, "labels": month_labels, "series": monthly_series,
                "image": _chart(charts.bar_chart(monthly_title, month_labels, monthly_series))}
-    by_agency = {"title": agency_title, "labels": [a.name for a, _ in agencies], "series": agency_series,
-                 "image": _chart(charts.bar_chart(agency_title, [a.name for a, _ in agencies], agency_series,
+    by_agency = {"title": agency_title, "labels": [a.name for a, _figures in agencies], "series": agency_series,
+                 "image": _chart(charts.bar_chart(agency_title, [a.name for a, _figures in agencies], agency_series,
                                                   horizontal=True))}
     query = {k: v for k, v in request.args.items() if k in ("from", "to", "agency") and v}
     return render_template("reports_adoption.html", report=report, charts=[monthly, by_agency],
@@ -108,9 +108,9 @@ def paper(entry_id: int) -> Response:
                                             sent_on=sent_on, note=request.form.get("note"))
     except (InvalidInput, Conflict) as exc:
         session.rollback()
-        flash(f"{t('Chưa ghi được', 'Not recorded')}: {exc.message}", "error")
+        flash(_("Chưa ghi được: %(message)s", message=exc.message), "error")
     else:
         session.commit()
-        flash(t("Đã ghi nhận văn bản gửi bản giấy.", "Paper sending recorded."), "ok")
+        flash(_("Đã ghi nhận văn bản gửi bản giấy."), "ok")
     return redirect(url_for("registers.outgoing", **{k: v for k, v in request.args.items() if k in ("from", "to")}),
                     303)

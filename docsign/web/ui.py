@@ -6,6 +6,7 @@ import unicodedata
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -18,7 +19,6 @@ from docsign.errors import AuthenticationRequired, TooManyAttempts
 from docsign.models import Agency, KeyRef
 from docsign.web import auth, documents
 from docsign.web.context import db
-from docsign.web.i18n import t
 
 bp = Blueprint("ui", __name__)
 
@@ -42,13 +42,13 @@ def login():  # type: ignore[no-untyped-def]
             user = accounts.authenticate(session, form.login.data or "", form.password.data or "",
                                          client=request.remote_addr)
         except TooManyAttempts as exc:
-            flash(t(f"Đăng nhập sai quá nhiều lần; hãy thử lại sau {exc.retry_after} giây.",
-                    f"Too many wrong passwords; try again in {exc.retry_after} s."), "error")
+            flash(_("Đăng nhập sai quá nhiều lần; hãy thử lại sau %(retry_after)s giây.",
+                    retry_after=exc.retry_after), "error")
             return render_template("login.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
         except AuthenticationRequired:
             audit.record(session, "anonymous", "login.failed", details={"login": (form.login.data or "")[:64]})
             session.commit()  # with the failure counts of the back-off
-            flash(t("Sai tên đăng nhập hoặc mật khẩu.", "Wrong login or password."), "error")
+            flash(_("Sai tên đăng nhập hoặc mật khẩu."), "error")
             return render_template("login.html", form=form), 401
         version = accounts.start_session(session, user)
         audit.record(session, f"user:{user.login}", "login", agency_id=user.agency_id)
