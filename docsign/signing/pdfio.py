@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from docsign.errors import NotFound
 from docsign.signing.errors import DamagedPdf, EncryptedPdf, NotAPdf, OutputNotWritable
+from docsign.signing.lazyxref import reader_class
 
 log = logging.getLogger(__name__)
 HEADER_WINDOW = 1024
@@ -38,7 +40,7 @@ def open_reader(path: Path, stream: IO[bytes], password: bytes | None = None) ->
         raise DamagedPdf(f"{name} is truncated (no end-of-file marker): copy or download it again")
     stream.seek(0)
     try:
-        reader = PdfFileReader(stream, strict=True)
+        reader = reader_class()(stream, strict=True)
         if reader.xrefs.hybrid_xrefs_present:
             # a hybrid-reference file (classic table plus /XRefStm): strict reading ignores the objects only
             # the xref stream lists, and pyHanko signs such files only when reading them in full
@@ -49,7 +51,7 @@ def open_reader(path: Path, stream: IO[bytes], password: bytes | None = None) ->
         log.info("%s: reading leniently (%s)", name, _short(exc))
         stream.seek(0)
         try:
-            reader = PdfFileReader(stream, strict=False)
+            reader = reader_class()(stream, strict=False)
         except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc2:
             raise DamagedPdf(f"{name} is damaged ({_short(exc2)}): open and re-save it with a PDF tool, or "
                              "export it again") from None
@@ -196,6 +198,13 @@ def _is_node(obj: generic.PdfObject) -> bool:
     return isinstance(obj, generic.DictionaryObject) and (obj.get("/Type") == "/Pages" or "/Kids" in obj)
 
 
+SCAN_SPAN = 64 << 20
+"""Kids spread over more of the file than this are read one by one rather than looked at as text."""
+OBJECT_WINDOW = 4096
+"""A page dictionary longer than this is read rather than looked at."""
+_PAGE_TEXT_END = re.compile(rb"endobj|/Kids|/Pages|[#(%]|stream")
+"""The end of a page's text, or before it what a tree node's text must hold (/Kids or /Pages) or what could
+hide either or an "endobj" (a #-escape, a string, a comment, a stream)."""
 _TREE_ERRORS = (PdfError, KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 
@@ -203,17 +212,22 @@ class PageTree:
     """The pages of a document, read only as far as a question needs.
 
     Walking a 2,000-page tree parses 2,000 page dictionaries; signing needs one page (where the widget
-    goes) and the page count. A page is found by its index going down through /Count; where a node's
-    /Count equals its number of kids and the kid at the index is a page whose /Parent is that node, the kid
-    is taken without reading its siblings (the flat trees most writers make). Anything unexpected on the
-    way (a /Count that does not add up, a kid in the wrong place, a loop) makes it walk the whole tree as
-    :func:`page_refs` does, so a damaged tree is read the way it always was.
+    goes) and the page count. A page is found by its index going down through /Count, as pyHanko does.
+    pyHanko reads every kid before the wanted one to learn whether it is a page or a subtree (an empty
+    subtree counts for nothing, and real files have them); here, in a node whose /Count equals its number
+    of kids, the kids before the wanted one are only looked at as text in the file: when none of them
+    names /Kids or /Pages (and none holds a string, comment, stream or #-escape that could hide one),
+    they are all pages and the wanted kid is taken directly (the flat trees most writers make). Kids in
+    object streams, and anything unexpected on the way (a /Count that does not add up, a kid in the
+    wrong place, a loop), make it read kids as pyHanko does, or walk the whole tree as :func:`page_refs`
+    does, so a damaged tree is read the way it always was.
 
     ``root`` is the document catalog as seen by a reader or an incremental writer (the writer sees its own
-    changes to the tree).
+    changes to the tree); ``reader`` is the file's reader (without it, kids are always read).
     """
 
-    def __init__(self, root: generic.DictionaryObject) -> None:
+    def __init__(self, root: generic.DictionaryObject, reader: PdfFileReader | None = None) -> None:
+        self._reader = reader
         self._root_ref = root.raw_get("/Pages")
         self.count = int(self._root_ref.get_object()["/Count"])
         self._all: list[generic.IndirectObject] | None = None
@@ -248,7 +262,7 @@ class PageTree:
             seen.add(node_ref.reference)
             node = node_ref.get_object()
             kids = node["/Kids"]
-            if int(node["/Count"]) == len(kids):
+            if int(node["/Count"]) == len(kids) and self._all_pages(kids, ix):
                 kid_ref = kids.raw_get(ix)
                 kid = kid_ref.get_object()
                 if not _is_node(kid) and kid.raw_get("/Parent").reference == node_ref.reference:
@@ -265,6 +279,34 @@ class PageTree:
             else:
                 return None
         return None
+
+    def _all_pages(self, kids: generic.ArrayObject, upto: int) -> bool:
+        """Whether ``kids[:upto]`` are certainly pages, judged from their text in the file."""
+        reader = self._reader
+        if reader is None:
+            return False
+        offsets = []
+        for kid in list(kids)[:upto]:  # iterating an ArrayObject gives references, not the objects
+            if not isinstance(kid, generic.IndirectObject):
+                return False
+            marker = reader.xrefs[kid.reference]
+            if not isinstance(marker, int):
+                return False  # in an object stream (or missing): read it
+            offsets.append(marker)
+        if not offsets:
+            return True
+        stream = reader.stream
+        low, high = min(offsets), max(offsets)
+        if high - low > SCAN_SPAN:
+            return False
+        stream.seek(low)
+        text = stream.read(high - low + OBJECT_WINDOW)
+        search = _PAGE_TEXT_END.search
+        for offset in offsets:
+            found = search(text, offset - low, offset - low + OBJECT_WINDOW)
+            if found is None or found.group() != b"endobj":
+                return False
+        return True
 
     def all(self) -> list[generic.IndirectObject]:
         """Every page in order: the whole tree walked (what the fast lookups fall back to)."""
@@ -360,7 +402,7 @@ class IncrementalWriter(IncrementalPdfFileWriter):
     @property
     def pages(self) -> PageTree:
         if self._pages is None:
-            self._pages = PageTree(self.root)
+            self._pages = PageTree(self.root, self.prev)
         return self._pages
 
     def find_page_for_modification(self, page_ix: int) -> tuple[generic.IndirectObject, generic.PdfObject]:
