@@ -19,6 +19,7 @@ reproduced here, and a test checks it still matches).
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -26,7 +27,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from pyhanko.pdf_utils import generic, misc
-from pyhanko.pdf_utils.decode_limits import DecodeContext, DecodeLimits
+from pyhanko.pdf_utils.decode_limits import DecodeContext, DecodeLimits, DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader, _read_header_version, process_data_at_eof
 from pyhanko.pdf_utils.xref import (
     ObjStreamRef,
@@ -38,12 +39,15 @@ from pyhanko.pdf_utils.xref import (
     XRefSectionMetaInfo,
     XRefSectionType,
     XRefType,
+    _expected_xref_stream_size,
     _prev,
+    parse_xref_stream,
     read_object_header,
 )
 from pyhanko.version import __version__ as PYHANKO_VERSION
 
 _generic_log = logging.getLogger(generic.__name__)  # where pyHanko logs what it reads
+_reader_log = logging.getLogger(PdfFileReader.__module__)
 SUPPORTED_PYHANKO = ("0.38.",)
 """pyHanko releases (prefixes) whose reader constructor :class:`SigningReader` reproduces."""
 
@@ -52,6 +56,7 @@ _HEADER = re.compile(_WS + rb"*(\d+)" + _WS + rb"+(\d+)" + _WS + rb"*")
 _ENTRY = rb"\d{10} \d{5} [nf](?: \r| \n|\r\n)"
 ENTRY_SIZE = 20
 _NOT_ZERO = re.compile(rb"[^0]")
+_NOT_NUL = re.compile(rb"[^\x00]")
 MARKER, GENERATION = 17, slice(11, 16)
 """Where an entry's marker byte and generation digits are."""
 _HEAD_WINDOW = 64
@@ -68,17 +73,32 @@ class _Subsection:
         self.first, self.count, self.data = first, count, data
 
 
-class LazyTableData(XRefSectionData):
-    """One classic table's entries, as bytes until asked for (the same answers as pyHanko's dictionaries)."""
+_Found = tuple[ObjStreamRef | None, tuple[int, int] | None, int | None]
+"""An object's last entry in an object stream, last in-use entry (generation, offset) and the next generation
+of its last free entry: what pyHanko's ``xrefs_in_objstm``, ``standard_xrefs`` and ``freed`` hold for it."""
 
-    def __init__(self, subsections: list[_Subsection], strict: bool) -> None:
+
+class _LazySection(XRefSectionData):
+    """A section's entries kept as fixed-size rows, decoded one at a time; pyHanko's dictionaries are built
+    (by pyHanko's own ``process_entries``) only when something reads them."""
+
+    def __init__(self, strict: bool) -> None:
         # no super().__init__(): its dictionaries are the properties below, filled on first use
-        self._subsections = subsections
         self._strict = strict
         self._full: XRefSectionData | None = None
         self.hybrid = None
 
-    # -- pyHanko's attributes, decoded in full when used ------------------------------------------
+    def _entries(self) -> Iterator[XRefEntry]:
+        raise NotImplementedError
+
+    def _lookup(self, idnum: int) -> _Found:
+        raise NotImplementedError
+
+    def _freed(self) -> dict[int, int]:
+        raise NotImplementedError
+
+    def _higher_generation_candidates(self) -> set[int]:
+        raise NotImplementedError
 
     def _decoded(self) -> XRefSectionData:
         if self._full is None:
@@ -86,17 +106,6 @@ class LazyTableData(XRefSectionData):
             full.process_entries(self._entries(), strict=self._strict)
             self._full = full
         return self._full
-
-    def _entries(self) -> Iterator[XRefEntry]:
-        for sub in self._subsections:
-            data = sub.data
-            for i in range(sub.count):
-                line = data[i * ENTRY_SIZE:(i + 1) * ENTRY_SIZE]
-                generation = int(line[11:16])
-                if line[17:18] == b"n":
-                    yield XRefEntry(XRefType.STANDARD, int(line[:10]), sub.first + i, generation)
-                else:
-                    yield XRefEntry(XRefType.FREE, None, sub.first + i, generation)
 
     @property
     def standard_xrefs(self) -> dict[int, tuple[int, int]]:  # type: ignore[override]
@@ -116,40 +125,15 @@ class LazyTableData(XRefSectionData):
 
     @property
     def freed(self) -> dict[int, int]:  # type: ignore[override]
-        if self._full is not None:
-            return self._full.freed
-        # what process_entries would put there: the last free entry of each object but 0
-        out: dict[int, int] = {}
-        for sub in self._subsections:
-            for i in _positions(sub.data[MARKER::ENTRY_SIZE], b"f"):
-                if sub.first + i != 0:
-                    out[sub.first + i] = _generation(sub.data, i)
-        return out
-
-    # -- lookups without decoding everything ------------------------------------------------------
-
-    def _lookup(self, idnum: int) -> tuple[tuple[int, int] | None, int | None]:
-        """(generation, offset) of the object's last in-use entry, and the generation of its last free
-        entry: what ``standard_xrefs`` and ``freed`` would hold for it."""
-        if idnum == 0:
-            return None, None
-        used: tuple[int, int] | None = None
-        free: int | None = None
-        for sub in self._subsections:
-            i = idnum - sub.first
-            if 0 <= i < sub.count:
-                line = sub.data[i * ENTRY_SIZE:(i + 1) * ENTRY_SIZE]
-                if line[17:18] == b"n":
-                    used = (int(line[11:16]), int(line[:10]))
-                else:
-                    free = int(line[11:16])
-        return used, free
+        return self._full.freed if self._full is not None else self._freed()
 
     def try_resolve(self, ref: generic.Reference | generic.IndirectObject) -> int | ObjStreamRef | None:
         if self._full is not None:
             return self._full.try_resolve(ref)
-        # pyHanko's try_resolve on the two entries that matter (a table has no object-stream entries)
-        used, free = self._lookup(ref.idnum)
+        # pyHanko's try_resolve, on this object's entries only
+        objstm, used, free = self._lookup(ref.idnum) if ref.idnum != 0 else (None, None, None)
+        if ref.generation == 0 and objstm is not None:
+            return objstm
         if used is not None:
             if used[0] == ref.generation:
                 return used[1]
@@ -162,15 +146,111 @@ class LazyTableData(XRefSectionData):
         if self._full is not None:
             yield from self._full.higher_generation_refs()
             return
-        seen: set[int] = set()
+        for idnum in sorted(self._higher_generation_candidates() - {0}):
+            _, used, _ = self._lookup(idnum)
+            if used is not None and used[0] > 0:
+                yield idnum, used[0]
+
+
+class LazyTableData(_LazySection):
+    """One classic table's entries, as its 20-byte lines."""
+
+    def __init__(self, subsections: list[_Subsection], strict: bool) -> None:
+        super().__init__(strict)
+        self._subsections = subsections
+
+    def _entries(self) -> Iterator[XRefEntry]:
         for sub in self._subsections:
-            for idnum in sorted({sub.first + i for i in _nonzero_generations(sub.data)}):
-                if idnum in seen:
-                    continue
-                seen.add(idnum)
-                used, _ = self._lookup(idnum)
-                if used is not None and used[0] > 0:
-                    yield idnum, used[0]
+            data = sub.data
+            for i in range(sub.count):
+                line = data[i * ENTRY_SIZE:(i + 1) * ENTRY_SIZE]
+                generation = int(line[11:16])
+                if line[17:18] == b"n":
+                    yield XRefEntry(XRefType.STANDARD, int(line[:10]), sub.first + i, generation)
+                else:
+                    yield XRefEntry(XRefType.FREE, None, sub.first + i, generation)
+
+    def _lookup(self, idnum: int) -> _Found:
+        used: tuple[int, int] | None = None
+        free: int | None = None
+        for sub in self._subsections:
+            i = idnum - sub.first
+            if 0 <= i < sub.count:
+                line = sub.data[i * ENTRY_SIZE:(i + 1) * ENTRY_SIZE]
+                if line[17:18] == b"n":
+                    used = (int(line[11:16]), int(line[:10]))
+                else:
+                    free = int(line[11:16])
+        return None, used, free
+
+    def _freed(self) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for sub in self._subsections:
+            for i in _positions(sub.data[MARKER::ENTRY_SIZE], b"f"):
+                if sub.first + i != 0:
+                    out[sub.first + i] = _generation(sub.data, i)
+        return out
+
+    def _higher_generation_candidates(self) -> set[int]:
+        return {sub.first + i for sub in self._subsections for i in _nonzero_generations(sub.data)}
+
+
+class LazyStreamData(_LazySection):
+    """One cross-reference stream's entries, as its decoded rows (``/W`` bytes each)."""
+
+    def __init__(self, xref_stream: generic.StreamObject, widths: tuple[int, int, int],
+                 subsections: list[_Subsection], strict: bool) -> None:
+        super().__init__(strict)
+        self._stream = xref_stream
+        self._widths = widths
+        self._row = sum(widths)
+        self._subsections = subsections
+
+    def _entries(self) -> Iterator[XRefEntry]:
+        return parse_xref_stream(self._stream, strict=self._strict)  # its data is decoded (and kept) already
+
+    def _fields(self, data: bytes, i: int) -> tuple[int, int, int]:
+        w0, w1, w2 = self._widths
+        at = i * self._row
+        return (int.from_bytes(data[at:at + w0], "big") if w0 else 1,
+                int.from_bytes(data[at + w0:at + w0 + w1], "big") if w1 else 0,
+                int.from_bytes(data[at + w0 + w1:at + self._row], "big") if w2 else 0)
+
+    def _lookup(self, idnum: int) -> _Found:
+        objstm: ObjStreamRef | None = None
+        used: tuple[int, int] | None = None
+        free: int | None = None
+        for sub in self._subsections:
+            i = idnum - sub.first
+            if 0 <= i < sub.count:
+                kind, second, third = self._fields(sub.data, i)
+                if kind == 1:
+                    used = (third, second)
+                elif kind == 2:
+                    objstm = ObjStreamRef(second, third)
+                elif kind == 0:
+                    free = third
+        return objstm, used, free
+
+    def _freed(self) -> dict[int, int]:
+        if self._widths[0] == 0:
+            return {}  # every entry is of type 1
+        if self._widths[0] > 1:
+            return self._decoded().freed
+        out: dict[int, int] = {}
+        for sub in self._subsections:
+            for i in _positions(sub.data[0::self._row], b"\x00"):
+                if sub.first + i != 0:
+                    out[sub.first + i] = self._fields(sub.data, i)[2]
+        return out
+
+    def _higher_generation_candidates(self) -> set[int]:
+        w0, w1, w2 = self._widths
+        out: set[int] = set()
+        for sub in self._subsections:
+            for column in range(w0 + w1, w0 + w1 + w2):
+                out.update(sub.first + m.start() for m in _NOT_NUL.finditer(sub.data[column::self._row]))
+        return out
 
 
 def _positions(column: bytes, byte: bytes) -> list[int]:
@@ -263,6 +343,57 @@ class LazyXRefBuilder(XRefBuilder):
         return _prev(new_trailer)
 
 
+    def _read_xref_stream(self, declared_startxref: int) -> Any:
+        # pyHanko's _read_xref_stream, with the entries left in the decoded stream when they have the usual form
+        stream = self.stream
+        start_location = stream.tell()
+        xrefstream_ref, xrefstream = self._read_xref_stream_object()
+        layout = _stream_layout(xrefstream)
+        data: XRefSectionData
+        if layout is not None:
+            widths, pairs = layout
+            raw = xrefstream.read_data(DecodePurpose.XREF_STREAM, expected_size=_expected_xref_stream_size(
+                [n for pair in pairs for n in pair], list(widths)))
+            row = sum(widths)
+            if len(raw) == row * sum(count for _, count in pairs):
+                subsections, at = [], 0
+                for first, count in pairs:
+                    subsections.append(_Subsection(first, count, raw[at:at + row * count]))
+                    at += row * count
+                data = LazyStreamData(xrefstream, widths, subsections, self.strict)
+            else:
+                layout = None
+        if layout is None:  # anything unusual: pyHanko's own parsing (and its errors)
+            data = XRefSectionData()
+            data.process_entries(parse_xref_stream(xrefstream, strict=self.strict), strict=self.strict)
+        meta = XRefSectionMetaInfo(
+            xref_section_type=XRefSectionType.STREAM, size=int(xrefstream.raw_get("/Size")),
+            declared_startxref=declared_startxref, start_location=start_location, end_location=stream.tell(),
+            stream_ref=xrefstream_ref)
+        self.sections.append(XRefSection(meta, data))
+        self.trailer.add_trailer_revision(xrefstream)
+        return _prev(xrefstream)
+
+
+def _stream_layout(xrefstream: generic.StreamObject) -> tuple[tuple[int, int, int], list[tuple[int, int]]] | None:
+    """/W and the /Index subsections of an xref stream when they are plain (three widths of at most 7 bytes,
+    generations of at most 2, subsections in increasing order), else None."""
+    try:
+        widths = tuple(int(w) for w in xrefstream.get("/W"))
+        index = [int(n) for n in xrefstream.get("/Index", [0, xrefstream.get("/Size")])]
+    except (TypeError, ValueError, KeyError):
+        return None
+    if len(widths) != 3 or not all(0 <= w <= 7 for w in widths) or widths[2] > 2 or len(index) % 2:
+        return None
+    pairs = list(zip(index[0::2], index[1::2], strict=True))
+    last_end = 0
+    for first, count in pairs:
+        if first < last_end or count < 0:
+            return None
+        last_end = first + count
+    return widths, pairs  # type: ignore[return-value]
+
+
 class SigningReader(PdfFileReader):
     """pyHanko's reader with the cross-reference tables read by :class:`LazyXRefBuilder`."""
 
@@ -317,6 +448,55 @@ class SigningReader(PdfFileReader):
             assert handler is not None
             retval = generic.proxy_encrypted_obj(retval, handler)
         return retval
+
+
+    def _get_object_from_stream(self, idnum: int, stmnum: int, idx: int) -> Any:
+        # pyHanko 0.38's, with a dictionary read by _read_dictionary (a /Kids in an object stream)
+        stream = generic.Reference(stmnum, 0, self).get_object()
+        assert isinstance(stream, generic.StreamObject)
+        assert stream["/Type"] == "/ObjStm"
+        if not (0 <= idx < stream["/N"]):
+            if self.strict:
+                raise misc.PdfStrictReadError("Object stream does not contain index")
+            return generic.NullObject()
+        stream_data = io.BytesIO(stream.read_data(DecodePurpose.OBJECT_STREAM))
+        first_object = stream["/First"]
+        for i in range(stream["/N"]):
+            try:
+                misc.read_non_whitespace(stream_data, seek_back=True)
+                objnum = generic.NumberObject.read_from_stream(stream_data)
+                misc.read_non_whitespace(stream_data, seek_back=True)
+                offset = generic.NumberObject.read_from_stream(stream_data)
+                misc.read_non_whitespace(stream_data, seek_back=True)
+            except ValueError:
+                if self.strict:
+                    raise misc.PdfStrictReadError("Object stream header possibly corrupted") from None
+                return generic.NullObject()
+            if objnum != idnum:
+                continue
+            if self.strict and idx != i:
+                raise misc.PdfStrictReadError("Object is in wrong index.")
+            stream_data.seek(first_object + offset)
+            try:
+                container = generic.Reference(idnum, 0, self)
+                head = stream_data.read(2)
+                stream_data.seek(-len(head), os.SEEK_CUR)
+                obj = _read_dictionary(stream_data, container) if head == b"<<" \
+                    else generic.read_object(stream_data, container)
+            except (misc.PdfStreamError, misc.PdfReadError) as e:
+                _reader_log.warning(f"Invalid stream (index {i}) within object {idnum} 0: {e}")
+                if self.strict:
+                    raise misc.PdfStrictReadError(f"Can't read object stream: {e}") from e
+                obj = generic.NullObject()
+            if isinstance(obj, (generic.StreamObject, generic.IndirectObject)):
+                if self.strict:
+                    raise misc.PdfStrictReadError("Encountered forbidden object type in object stream")
+                return obj
+            generic.read_non_whitespace(stream_data, seek_back=True, allow_eof=True)
+            return obj
+        if self.strict:
+            raise misc.PdfStrictReadError("Object not found in stream, this is a fatal error in strict mode")
+        return generic.NullObject()
 
 
 def _read_dictionary(stream: IO[bytes], container_ref: generic.Reference) -> generic.DictionaryObject:

@@ -395,6 +395,8 @@ class IncrementalWriter(IncrementalPdfFileWriter):
     """pyHanko's incremental writer, finding the page a widget goes on through a :class:`PageTree` (pyHanko's
     own lookup reads every page before the one it wants)."""
 
+    IO_CHUNK_SIZE = 1 << 20  # copying the original in 4 KiB pieces (pyHanko's default) costs 2 MB / 4 KiB calls
+
     def __init__(self, stream: IO[bytes], reader: PdfFileReader) -> None:
         super().__init__(stream, prev=reader)
         self._pages: PageTree | None = None

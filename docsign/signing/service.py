@@ -124,7 +124,8 @@ async def async_sign_pdf(input_path: Path | str, output_path: Path | str, key: K
                                    new_field_spec=plan.new_field)
             with atomic_output(target) as out:
                 await pdf_signer.async_sign_pdf(writer, existing_fields_only=plan.new_field is None,
-                                                bytes_reserved=signer.reserved_size(DIGEST, token_size), output=out)
+                                                bytes_reserved=signer.reserved_size(DIGEST, token_size), output=out,
+                                                chunk_size=IncrementalWriter.IO_CHUNK_SIZE)  # hashed as copied
                 size = out.seek(0, 2)
         except DocsignError:
             raise
