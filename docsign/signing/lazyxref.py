@@ -246,10 +246,16 @@ class LazyStreamData(_LazySection):
 
     def _higher_generation_candidates(self) -> set[int]:
         w0, w1, w2 = self._widths
+        if w0 > 1:
+            return {idnum for idnum, _ in self._decoded().higher_generation_refs()}
         out: set[int] = set()
         for sub in self._subsections:
+            nonzero: set[int] = set()
             for column in range(w0 + w1, w0 + w1 + w2):
-                out.update(sub.first + m.start() for m in _NOT_NUL.finditer(sub.data[column::self._row]))
+                nonzero.update(m.start() for m in _NOT_NUL.finditer(sub.data[column::self._row]))
+            if w0 == 1 and nonzero:  # only in-use entries (type 1) have a generation there
+                nonzero &= set(_positions(sub.data[0::self._row], b"\x01"))
+            out.update(sub.first + i for i in nonzero)
         return out
 
 
