@@ -57,9 +57,12 @@ def _containers(obj: Any) -> list[Any]:
 
 
 def _read_all(cls: type[PdfFileReader], data: bytes, strict: bool) -> Any:
-    """Everything a reader says about a file, or the error it raises first."""
+    """Everything a reader says about a file, or the error it raises first (encrypted files opened with
+    the user password ``u``)."""
     try:
         reader = cls(io.BytesIO(data), strict=strict)
+        if reader.encrypted:
+            reader.decrypt(b"u")
         xrefs = reader.xrefs
         out: list[Any] = [_dump(reader.trailer.flatten()), xrefs.total_revisions, xrefs.hybrid_xrefs_present,
                           sorted(map(repr, xrefs.xref_stream_refs))]
@@ -94,6 +97,18 @@ def writers_files(tmp_path_factory) -> list[Path]:  # type: ignore[no-untyped-de
             made.append(maker(base / f"{name}.pdf"))
         except pytest.skip.Exception:  # a tool this machine lacks (CI has them all)
             continue
+    # encrypted (AES-256, RC4-128), and an xref entry pointing 3 bytes past its object
+    for name, args in (("aes256", ["256"]), ("rc4", ["128", "--use-aes=n"])):
+        out = base / f"encrypted-{name}.pdf"
+        subprocess.run([need_tool("qpdf"), "--allow-weak-crypto", "--encrypt", "u", "o", *args, "--", str(made[0]),
+                        str(out)], check=True)
+        made.append(out)
+    data = made[0].read_bytes()
+    table = data.rindex(b"\nxref\n")
+    entry = table + data[table:].index(b" 00000 n") - 10  # the first object in use
+    offset = int(data[entry:entry + 10]) + 3
+    made.append(base / "bad-offset.pdf")
+    made[-1].write_bytes(data[:entry] + b"%010d" % offset + data[entry + 10:])
     return made
 
 
