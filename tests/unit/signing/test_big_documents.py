@@ -291,3 +291,17 @@ def test_big_file_visible_signature_on_the_last_page(big_files, pki, tmp_path) -
         assert widget.raw_get("/P").reference == page_refs(reader)[-1]
         drawn = widget["/AP"]["/N"].data
         assert b"q 0 1 -1 0 200.00 0.00 cm" in drawn  # drawn turned back for the inherited /Rotate 90
+
+
+def test_other_projects_files_signed_on_their_last_page(pki, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """pypdf's test files (tests/corpus/pypdf: an indirect /Rotate, comments in objects, an xref stream): the
+    widget lands on the page the full walk calls last, and qpdf, pdfsig and pyHanko accept the result."""
+    for source in sorted((CORPUS_DIR / "pypdf").glob("*.pdf")):
+        out = tmp_path / source.name
+        sign_pdf(source, out, load(pki.leader, pki), SignRequest(level=Level.B_B, placement=Placement(
+            -1, (50, 50, 250, 110))))
+        assert_interop(out, pki.root, 1)
+        with out.open("rb") as fh:
+            reader = PdfFileReader(fh)
+            fields = reader.root["/AcroForm"]["/Fields"]
+            assert fields[len(fields) - 1].raw_get("/P").reference == page_refs(reader)[-1], source.name
