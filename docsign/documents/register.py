@@ -240,9 +240,9 @@ def printed_number(pdf: bytes) -> PrintedNumber | None:
 def _printed_notation(pdf: bytes, reader: PdfFileReader) -> str | None:
     """The notation the page prints after the "Số:" blank, as the signing role read it from the draft."""
     from docsign.signing.draft import read_draft
-    from docsign.signing.pdfio import page_geometry, page_refs
+    from docsign.signing.pdfio import PageTree
 
-    geometries = [page_geometry(ref.get_object()) for ref in page_refs(reader)]
+    geometries = PageTree(reader.root, reader).geometries  # page 1 is read, not all of them
     with tempfile.NamedTemporaryFile(suffix=".pdf") as copy:
         copy.write(pdf)
         copy.flush()

@@ -58,7 +58,7 @@ from docsign.signing.errors import (
 )
 from docsign.signing.fast import signer_for
 from docsign.signing.ltv import LtvPdfSigner, presign_key
-from docsign.signing.pdfio import atomic_output, open_input, open_reader, page_geometry, page_refs
+from docsign.signing.pdfio import IncrementalWriter, PageTree, atomic_output, open_input, open_reader, page_geometry
 from docsign.signing.request import VN_TZ, Level, Role, SignRequest
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ async def async_sign_pdf(input_path: Path | str, output_path: Path | str, key: K
     with open_input(source) as stream:
         reader = open_reader(source, stream, pdf_password)
         try:
-            writer = IncrementalPdfFileWriter(stream, prev=reader)
+            writer = IncrementalWriter(stream, reader)
             plan = _plan(source, reader, writer, key, request, moment, pdf_password)
             signer = signer_for(key)
             meta = PdfSignatureMetadata(
@@ -127,7 +127,8 @@ async def async_sign_pdf(input_path: Path | str, output_path: Path | str, key: K
                                       if request.level.needs_revocation else None)
             with atomic_output(target) as out:
                 await pdf_signer.async_sign_pdf(writer, existing_fields_only=plan.new_field is None,
-                                                bytes_reserved=signer.reserved_size(DIGEST, token_size), output=out)
+                                                bytes_reserved=signer.reserved_size(DIGEST, token_size), output=out,
+                                                chunk_size=IncrementalWriter.IO_CHUNK_SIZE)  # hashed as copied
                 size = out.seek(0, 2)
         except DocsignError:
             raise
@@ -151,14 +152,14 @@ class _Plan:
     warnings: tuple[str, ...] = ()
 
 
-def _plan(source: Path, reader: PdfFileReader, writer: IncrementalPdfFileWriter, key: KeyHandle,
+def _plan(source: Path, reader: PdfFileReader, writer: IncrementalWriter, key: KeyHandle,
           request: SignRequest, moment: dt.datetime, pdf_password: bytes | None) -> _Plan:
     sig_fields = {name: (value, ref) for name, value, ref in enumerate_sig_fields(reader)}
     role = request.role
     if role is Role.ISSUE and not request.number:
         raise BadSignRequest("issuing a document needs its number: pass --number (and --notation)")
-    refs = page_refs(reader)
-    geometries = [page_geometry(ref.get_object()) for ref in refs]
+    tree = writer.pages  # read as far as needed: signing page 2,000 reads one page, not 2,000
+    geometries = tree.geometries
     cert = key.certificate
     holder = roles.subject_field(cert, "common_name") or ""
     draft: DraftLayout | None = None
@@ -181,7 +182,7 @@ def _plan(source: Path, reader: PdfFileReader, writer: IncrementalPdfFileWriter,
         if prepared:
             _prepare_role(writer, request, sig_fields, draft)
             return _Plan(prepared[0], None, layout, _field_rotation(sig_fields[prepared[0]][1]))
-    pages = len(refs)
+    pages = len(tree)
     rect: tuple[float, float, float, float] | None = None
     page_ix = 0
     if request.placement is not None:
@@ -193,7 +194,7 @@ def _plan(source: Path, reader: PdfFileReader, writer: IncrementalPdfFileWriter,
         if role is Role.ISSUE:
             layout = roles.seal_layout(request, cert)
     elif role is Role.ISSUE:
-        page_ix, leader = _leader_block(reader, sig_fields, refs)
+        page_ix, leader = _leader_block(sig_fields, tree)
         geometry = geometries[page_ix]
         side = roles.seal_side(request.image, request.seal_size_mm)
         rect = geometry.rect_to_user(_inside(roles.seal_rect(geometry.rect_to_visual(leader), side),
@@ -273,8 +274,7 @@ def _all_field_names(reader: PdfFileReader) -> list[generic.DictionaryObject]:
         return []
 
 
-def _leader_block(reader: PdfFileReader, sig_fields: dict[str, Any],
-                  refs: list[generic.Reference]) -> tuple[int, tuple[float, float, float, float]]:
+def _leader_block(sig_fields: dict[str, Any], tree: PageTree) -> tuple[int, tuple[float, float, float, float]]:
     """Page and rectangle of the most recent signed, visible approve signature."""
     candidates = [n for n, (v, _) in sig_fields.items() if v is not None and n.startswith("approve")]
     candidates = candidates or [n for n, (v, _) in sig_fields.items() if v is not None]
@@ -287,9 +287,9 @@ def _leader_block(reader: PdfFileReader, sig_fields: dict[str, Any],
         x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
         if x2 - x1 < 1 or y2 - y1 < 1 or "/P" not in widget:
             continue
-        page_ref = widget.raw_get("/P")
-        if page_ref.reference in refs:
-            return refs.index(page_ref.reference), (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+        page_ix = tree.index(widget.raw_get("/P"))
+        if page_ix is not None:
+            return page_ix, (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
     raise BadSignRequest("there is no visible leader's signature to put the seal on: sign with --role approve "
                          "first, or give the seal's place with --page and --rect")
 
