@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.parse
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +20,7 @@ from docsign.pki.demo import load_demo_pki
 from tests.support.demo import online_demo
 from tests.support.documents import sealed_pdf
 from tests.support.exchange_rig import wait_until
-from tests.support.pki_server import serve_pki
+from tests.support.pki_server import shared_pki_server
 
 pytestmark = pytest.mark.backend
 PROVINCE, LAC_SON, TAN_LAC = "000.00.00.H30", "000.00.35.H30", "000.00.36.H30"
@@ -70,9 +69,9 @@ def test_a_delivery_that_cannot_be_checked_yet_is_retried_then_dead_lettered_the
                 assert [e.state for e in delivery.events] == ["queued", "dead_letter"]
             assert s.scalar(select(func.count(Document.id)).where(Document.received_via_delivery_id.in_(ids))) == 0
 
-        port = urllib.parse.urlsplit(settings.public_url).port
-        assert port is not None
-        with serve_pki(load_demo_pki(settings), port):
+        server = shared_pki_server()  # the demo's certificates name this process's shared PKI server
+        assert server.url == settings.public_url
+        with server.serving(load_demo_pki(settings)):
             with session_scope(settings.database_url) as s:
                 assert sorted(svc.redrive(s, actor="admin")) == ids
             assert relay_once(settings, app) == 2
