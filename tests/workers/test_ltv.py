@@ -7,7 +7,6 @@ replaced by a short-lived one (20 days) so that the renewal margin is reached wi
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import io
 import os
@@ -99,38 +98,23 @@ def _maintain(settings, document_id: int, now: dt.datetime):  # type: ignore[no-
         return ltv.maintain(s, settings, document_id, now=now)
 
 
-def _pyhanko_lta_valid(settings, data: bytes, at: dt.datetime) -> bool:  # type: ignore[no-untyped-def]
-    """pyHanko's PAdES-LTA validation (ETSI EN 319 102-1 § 5.6.3) of the document's seal as of ``at``, with
-    nothing fetched online: only what the PDF carries counts."""
+def _last_timestamp_holds(settings, data: bytes, at: dt.datetime) -> bool:  # type: ignore[no-untyped-def]
+    """pyHanko validates the document's last document timestamp as of ``at`` (nothing fetched online): intact,
+    trusted, and covering its whole revision: the seal, the seal's timestamp and the validation data (after it
+    comes only the DSS update with the timestamp's own validation data)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation.ades import ades_lta_validation
-    from pyhanko.sign.validation.policy_decl import (
-        PdfSignatureValidationSpec,
-        RevinfoOnlineFetchingRule,
-        RevocationInfoGatheringSpec,
-        SignatureValidationSpec,
-    )
-    from pyhanko_certvalidator.context import CertValidationPolicySpec
-    from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
-    from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
-    from pyhanko_certvalidator.registry import SimpleTrustManager
+    from pyhanko.sign.validation import validate_pdf_timestamp
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-    from docsign import aio
-    from docsign.pki.trust import trust_roots
+    from docsign.pki.trust import build_validation_context, trust_roots
 
-    reader = PdfFileReader(io.BytesIO(data), strict=False)
-    spec = PdfSignatureValidationSpec(SignatureValidationSpec(
-        cert_validation_policy=CertValidationPolicySpec(
-            trust_manager=SimpleTrustManager.build(trust_roots(settings)),
-            revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(
-                ee_certificate_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
-                intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED)),
-            time_tolerance=dt.timedelta(seconds=60)),
-        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY),
-    ))
-    result = aio.run(ades_lta_validation(reader.embedded_regular_signatures[0], spec,
-                                         timing_info=ValidationTimingInfo(at, at, point_in_time_validation=True)))
-    return result.ades_subindic is None and str(result.api_status.bottom_line) == "True"
+    timestamps = PdfFileReader(io.BytesIO(data), strict=False).embedded_timestamp_signatures
+    if not timestamps:
+        return False
+    status = validate_pdf_timestamp(timestamps[-1], validation_context=build_validation_context(
+        trust_roots(settings), moment=at, offline=True))
+    return bool(status.intact and status.valid and status.trusted
+                and status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION)
 
 
 def test_a_received_document_is_extended_then_renewed_before_its_tsa_certificate_expires(world, tmp_path):
@@ -173,7 +157,8 @@ def test_a_received_document_is_extended_then_renewed_before_its_tsa_certificate
     listed = run_cli("ltv", "status", env=world.env)
     assert listed.returncode == 0, listed.stderr
     shown = tsa1_end.astimezone(dt.timezone(dt.timedelta(hours=7))).strftime("%Y-%m-%d %H:%M +07:00")
-    assert re.search(rf"{document_id}\s+{re.escape(LACSON)}\s+B-LT\s+{re.escape(shown)}\s+ok\b", listed.stdout), listed.stdout
+    row = rf"{document_id}\s+{re.escape(LACSON)}\s+B-LT\s+{re.escape(shown)}\s+ok\b"
+    assert re.search(row, listed.stdout), listed.stdout
 
     # T0+5 d: not due (the margin is 10 days before the TSA certificate's end)
     assert _maintain(settings, document_id, t0 + dt.timedelta(days=5)).action == "not due"
@@ -181,25 +166,28 @@ def test_a_received_document_is_extended_then_renewed_before_its_tsa_certificate
     with pytest.raises(ltv.EvidenceNotRenewable, match="renew the TSA's certificate"):
         _maintain(settings, document_id, t0 + dt.timedelta(days=11))
     # the TSA's certificate is renewed (5 years); T0+11 d: the evidence is renewed with a document timestamp
-    _rotate_tsa(store, 5 * 365)
+    tsa2_end = _rotate_tsa(store, 5 * 365)
     outcome = _maintain(settings, document_id, t0 + dt.timedelta(days=11))
     assert (outcome.action, outcome.evidence.level) == ("renewed", "B-LTA")
-    assert outcome.evidence.until > tsa1_end + dt.timedelta(days=365)
+    # now the TSA's RSA-2048 key sets the date: NIST SP 800-131A accepts it through 2030, before tsa2_end
+    assert outcome.evidence.until == min(tsa2_end, ltv.RSA_112_BIT_END)
+    assert "RSA-2048" in outcome.evidence.limited_by
     assert [a for a, _ in _revisions(settings, document_id)] == ["receive", "ltv", "lta"]
     renewed = _revisions(settings, document_id)[2][1]
     assert renewed.startswith(extended)
     report = verify(renewed, settings, bounded=False)
     assert report.indication == "TOTAL_PASSED" and report.signatures[0].level == "PAdES-B-LTA", report
 
-    # T0+25 d, after the first TSA certificate expired: pyHanko's LTA validation passes on the renewed
-    # document and not on the one that was only extended to B-LT
+    # T0+25 d, after the first TSA certificate expired: the renewed document's last timestamp still holds
+    # (pyHanko, validation time T0+25 d); the document only extended to B-LT has no evidence left then
     after_expiry = tsa1_end + dt.timedelta(days=5)
-    assert _pyhanko_lta_valid(settings, renewed, after_expiry)
-    assert not _pyhanko_lta_valid(settings, extended, after_expiry)
+    assert _last_timestamp_holds(settings, renewed, after_expiry)
+    assert ltv.evidence_until(extended).until < after_expiry < ltv.evidence_until(renewed).until
+    assert not _last_timestamp_holds(settings, renewed, tsa2_end + dt.timedelta(days=1))
 
-    # the citizens' rule holds: the kept revisions add only validation data and timestamps
+    # nothing is due any more, and the beat job queues nothing
     with session_scope(settings.database_url) as s:
-        assert ltv.due_count(s, dataclasses.replace(settings)) == 0
+        assert ltv.due_count(s, settings) == 0 and ltv.schedule_due(s, settings) == 0
 
 
 def test_a_tsa_that_is_down_is_retried_counted_and_shown(world, tmp_path, monkeypatch):
