@@ -80,6 +80,9 @@ def ltv_renew(before_days: int | None, document_id: int | None) -> None:
         until = outcome.evidence.until if outcome.evidence else None
         level = outcome.evidence.level if outcome.evidence else ""
         click.echo(f"document {target}: {outcome.action} {level}; evidence holds until {_vn(until)}".rstrip())
+        if outcome.detail:
+            click.echo(f"document {target}: FAILED to renew: {outcome.detail}")
+            failures.append(service.EvidenceNotRenewable(outcome.detail))
     if not targets:
         click.echo(f"nothing due within {days} days")
     if failures:

@@ -298,6 +298,7 @@ def maintain(session: Session, settings: Settings, document_id: int, *, before_d
     store = BlobStore(settings.blob_dir)
     data = store.read_bytes(current.sha256)
     added_timestamp = False
+    refused: EvidenceNotRenewable | None = None
     try:
         with _guarded(settings):
             if not extended_here:
@@ -306,16 +307,20 @@ def maintain(session: Session, settings: Settings, document_id: int, *, before_d
             if evidence.until is None or evidence.until - dt.timedelta(days=before_days) <= now:
                 stamper, tsa_until, why = aio.run(_tsa(settings))
                 if evidence.until is not None and tsa_until <= evidence.until:
-                    raise EvidenceNotRenewable(
+                    refused = EvidenceNotRenewable(
                         f"a timestamp now would hold only until {tsa_until:%Y-%m-%d} ({why}), no later than the "
                         f"evidence the document has (until {evidence.until:%Y-%m-%d}): renew the TSA's certificate "
                         "or key first")
-                data = aio.run(_add_document_timestamp(data, settings, stamper))
-                evidence = evidence_until(data)
-                added_timestamp = True
+                else:
+                    data = aio.run(_add_document_timestamp(data, settings, stamper))
+                    evidence = evidence_until(data)
+                    added_timestamp = True
     except Exception as exc:
         raise _translated(exc) from exc
-    if data != store.read_bytes(current.sha256):
+    changed = data != store.read_bytes(current.sha256)
+    if refused is not None and not changed:
+        raise refused
+    if changed:
         blob = store.put_bytes(data)
         document.revisions.append(DocumentRevision(number=current.number + 1, sha256=blob.key, size=blob.size,
                                                    action="lta" if added_timestamp else "ltv"))
@@ -338,6 +343,9 @@ def maintain(session: Session, settings: Settings, document_id: int, *, before_d
     metrics.LTV_RENEWALS.labels("done").inc()
     action = "renewed" if renewed else "extended"
     log.info("document %s %s to %s; evidence holds until %s", document_id, action, evidence.level, evidence.until)
+    if refused is not None:  # the validation data is kept; the renewal waits for the TSA's new certificate
+        record_failure(session, document_id, refused.message, final=True)
+        return Outcome(document_id, action, evidence, refused.message)
     return Outcome(document_id, action, evidence)
 
 
