@@ -132,8 +132,8 @@ def web(host: str, port: int, web_workers: int) -> None:
 @click.option("--agency", "agency_code", help="Consume only this agency's queue (its own document system node).")
 @click.option("--all", "all_queues", is_flag=True, help="Consume every agency's queue and the default queue.")
 @click.option("--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--beat", is_flag=True, help="Also run the scheduler of periodic jobs (the renewal of long-term "
-                                           "evidence); exactly one worker of a deployment should.")
+@click.option("--beat", is_flag=True, help="Also run the periodic jobs' scheduler and the long-term evidence tasks "
+                                           "(queue docsign.ltv); exactly one worker of a deployment should.")
 def worker(agency_code: str | None, all_queues: bool, concurrency: int, beat: bool) -> None:
     """Run a Celery worker."""
     if agency_code and all_queues:
@@ -157,7 +157,12 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int, beat: bo
     # A node name of its own, so several workers can run on one machine (RabbitMQ refuses a second
     # consumer of the same node's remote-control queue).
     node = f"docsign-{agency_code or 'all'}-{os.getpid()}@%h"
-    scheduler = ["--beat", "--schedule", str(s.data_dir / BEAT_SCHEDULE_FILE)] if beat else []
+    scheduler = []
+    if beat:  # the periodic jobs, and the evidence work they (and receipts) queue
+        from docsign.ltv.service import QUEUE as LTV_QUEUE
+
+        queues.append(LTV_QUEUE)
+        scheduler = ["--beat", "--schedule", str(s.data_dir / BEAT_SCHEDULE_FILE)]
     _exit_when_stopped(lambda: celery_app.worker_main([
         "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues), "-n", node,
         "--without-gossip", "--without-mingle", *scheduler]))

@@ -49,8 +49,9 @@ log = logging.getLogger(__name__)
 
 MAINTAIN_TASK = "docsign.ltv.maintain"
 CHECK_TASK = "docsign.ltv.check"
-QUEUE = "docsign"
-"""The default queue every `docsign worker --all` (and `docsign run`) consumes."""
+QUEUE = "docsign.ltv"
+"""Evidence work has a queue of its own, consumed by the worker that runs the beat (`docsign worker --beat`,
+`docsign run`): it never holds up the exchange's deliveries."""
 DIGEST = "sha256"
 TSA_TIMEOUT_SECONDS = 10
 

@@ -203,7 +203,7 @@ def test_a_tsa_that_is_down_is_retried_counted_and_shown(world, tmp_path, monkey
     env = {**world.env, "DOCSIGN_TSA_URL": closed, "DOCSIGN_DELIVERY_ATTEMPTS": "2"}
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
-        worker = subprocess.Popen([sys.executable, "-m", "docsign", "worker", "--all", "--concurrency", "1"],
+        worker = subprocess.Popen([sys.executable, "-m", "docsign", "worker", "--all", "--beat", "--concurrency", "1"],
                                   env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         assert relay_once(settings, create_celery(settings)) >= 1
