@@ -153,6 +153,22 @@ def test_a_received_document_is_extended_then_renewed_before_its_tsa_certificate
     report = verify(extended, settings, bounded=False)
     assert report.indication == "TOTAL_PASSED" and report.signatures[0].level == "PAdES-B-LT", report
 
+    # the recipient's system fetches the bytes as received (those its signed receipt names) or as kept
+    from docsign.accounts import create_token
+    from docsign.web.app import create_app
+
+    with session_scope(settings.database_url) as s:
+        token = create_token(s, LACSON, "dms")[1]
+        delivery_id = s.get(Document, document_id).received_via_delivery_id
+    client = create_app(settings).test_client()
+    for version, expected in ((None, received), ("received", received), ("kept", extended)):
+        answer = client.get(f"/api/v1/deliveries/{delivery_id}/document" + (f"?version={version}" if version else ""),
+                            headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200 and answer.data == expected, version
+    refused = client.get(f"/api/v1/deliveries/{delivery_id}/document?version=latest",
+                         headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 400 and "'received' or 'kept'" in refused.get_data(as_text=True)
+
     # `docsign ltv status` lists the date the evidence holds until, in +07:00
     listed = run_cli("ltv", "status", env=world.env)
     assert listed.returncode == 0, listed.stderr
