@@ -163,9 +163,28 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int, beat: bo
 
         queues.append(LTV_QUEUE)
         scheduler = ["--beat", "--schedule", str(s.data_dir / BEAT_SCHEDULE_FILE)]
-    _exit_when_stopped(lambda: celery_app.worker_main([
-        "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues), "-n", node,
-        "--without-gossip", "--without-mingle", *scheduler]))
+    def serve() -> None:
+        try:
+            celery_app.worker_main([
+                "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues), "-n", node,
+                "--without-gossip", "--without-mingle", *scheduler])
+        finally:
+            _join_embedded_beat()
+
+    _exit_when_stopped(serve)
+
+
+def _join_embedded_beat() -> None:
+    """The worker stops its embedded beat process with SIGTERM and does not wait for it; this process then
+    exits at once (logs.exit_at_once), which left the beat behind, still saving its schedule. Wait for it
+    briefly, then kill it: nothing of a stopped worker outlives it."""
+    from billiard.process import active_children
+
+    for child in active_children():
+        child.join(timeout=3)
+        if child.is_alive() and child.pid:
+            os.kill(child.pid, signal.SIGKILL)
+            child.join(timeout=1)
 
 
 STOP_SECONDS = 9
