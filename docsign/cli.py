@@ -132,7 +132,9 @@ def web(host: str, port: int, web_workers: int) -> None:
 @click.option("--agency", "agency_code", help="Consume only this agency's queue (its own document system node).")
 @click.option("--all", "all_queues", is_flag=True, help="Consume every agency's queue and the default queue.")
 @click.option("--concurrency", default=2, show_default=True, type=click.IntRange(1, 64))
-def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
+@click.option("--beat", is_flag=True, help="Also run the periodic jobs' scheduler and the long-term evidence tasks "
+                                           "(queue docsign.ltv); exactly one worker of a deployment should.")
+def worker(agency_code: str | None, all_queues: bool, concurrency: int, beat: bool) -> None:
     """Run a Celery worker."""
     if agency_code and all_queues:
         raise click.UsageError("give either --agency CODE or --all, not both")
@@ -142,7 +144,7 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
     from docsign.exchange.directory import get_agency, list_agencies
     from docsign.health import check_broker
     from docsign.verification import speedups
-    from workers.app import DEFAULT_QUEUE, agency_queue, celery_app
+    from workers.app import BEAT_SCHEDULE_FILE, DEFAULT_QUEUE, agency_queue, celery_app
 
     require_initialised(s)
     check_broker(s.broker_url)
@@ -155,9 +157,34 @@ def worker(agency_code: str | None, all_queues: bool, concurrency: int) -> None:
     # A node name of its own, so several workers can run on one machine (RabbitMQ refuses a second
     # consumer of the same node's remote-control queue).
     node = f"docsign-{agency_code or 'all'}-{os.getpid()}@%h"
-    _exit_when_stopped(lambda: celery_app.worker_main([
-        "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues), "-n", node,
-        "--without-gossip", "--without-mingle"]))
+    scheduler = []
+    if beat:  # the periodic jobs, and the evidence work they (and receipts) queue
+        from docsign.ltv.service import QUEUE as LTV_QUEUE
+
+        queues.append(LTV_QUEUE)
+        scheduler = ["--beat", "--schedule", str(s.data_dir / BEAT_SCHEDULE_FILE)]
+    def serve() -> None:
+        try:
+            celery_app.worker_main([
+                "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", ",".join(queues), "-n", node,
+                "--without-gossip", "--without-mingle", *scheduler])
+        finally:
+            _join_embedded_beat()
+
+    _exit_when_stopped(serve)
+
+
+def _join_embedded_beat() -> None:
+    """The worker stops its embedded beat process with SIGTERM and does not wait for it; this process then
+    exits at once (logs.exit_at_once), which left the beat behind, still saving its schedule. Wait for it
+    briefly, then kill it: nothing of a stopped worker outlives it."""
+    from billiard.process import active_children
+
+    for child in active_children():
+        child.join(timeout=3)
+        if child.is_alive() and child.pid:
+            os.kill(child.pid, signal.SIGKILL)
+            child.join(timeout=1)
 
 
 STOP_SECONDS = 9
@@ -215,7 +242,7 @@ def run(host: str, port: int) -> None:
     _metrics_dir(s, fresh=True)  # before the children start: they inherit the variable
     python = sys.executable
     children = {
-        "worker": subprocess.Popen([python, "-m", "docsign", "worker", "--all", "--concurrency", "2"]),
+        "worker": subprocess.Popen([python, "-m", "docsign", "worker", "--all", "--concurrency", "2", "--beat"]),
         "relay": subprocess.Popen([python, "-m", "docsign", "relay"]),
         "web": subprocess.Popen([python, "-m", "docsign", "web", "--host", host, "--port", str(port)]),
     }
@@ -668,6 +695,7 @@ def _attach_domain_commands() -> None:
     from docsign.documents.citizen_cli import result_group
     from docsign.documents.cli import register_group
     from docsign.exchange.axis_cli import agency_set, axis_group
+    from docsign.ltv.cli import ltv_group
     from docsign.mail.cli import agency_set_email, mail, user_set_email
     from docsign.pki.trust_cli import trust
     from docsign.reports.cli import report_group
@@ -685,6 +713,7 @@ def _attach_domain_commands() -> None:
     cli.add_command(mail)
     agency.add_command(agency_set_email)
     user.add_command(user_set_email)
+    cli.add_command(ltv_group)
 
 
 _attach_domain_commands()

@@ -87,6 +87,10 @@ class Settings:
     """DOCSIGN_AUDIT_KEY when set; otherwise a key generated once into the data dir (never in the database)."""
     audit_checkpoint_seconds: int = 3600
     """How often the relay has the audit chains' heads timestamped by the TSA (DOCSIGN_AUDIT_CHECKPOINT)."""
+    ltv_check_hours: int = 24
+    """How often the beat job looks for kept documents whose evidence must be renewed (DOCSIGN_LTV_CHECK_HOURS)."""
+    ltv_renew_days_before: int = 90
+    """A document's evidence is renewed this many days before it stops holding (DOCSIGN_LTV_RENEW_DAYS_BEFORE)."""
 
     @property
     def embedded_database(self) -> bool:
@@ -174,6 +178,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     session_hours = _int_setting(get, "SESSION_HOURS", 8, 1, 24 * 30, "a whole number of hours")
     secure_cookies = _bool_setting(get, "SECURE_COOKIES")
     audit_checkpoint = _int_setting(get, "AUDIT_CHECKPOINT", 3600, 10, 7 * 86400, "a whole number of seconds")
+    ltv_check_hours = _int_setting(get, "LTV_CHECK_HOURS", 24, 1, 24 * 30, "a whole number of hours")
+    ltv_renew_days = _int_setting(get, "LTV_RENEW_DAYS_BEFORE", 90, 1, 3650, "a whole number of days")
     smtp_url = get("SMTP_URL")
     if smtp_url is not None:
         from docsign.mail.transport import parse_smtp_url
@@ -214,6 +220,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         audit_checkpoint_seconds=audit_checkpoint,
         smtp_url=smtp_url,
         mail_from=mail_from,
+        ltv_check_hours=ltv_check_hours,
+        ltv_renew_days_before=ltv_renew_days,
     )
 
 

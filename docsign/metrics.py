@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
+from docsign.config import Settings
 from docsign.exchange.statuses import DeliveryState
 from docsign.models import Agency, Delivery, Exchange
 
@@ -61,6 +62,10 @@ def _make() -> dict[str, Any]:
                                          "Committed audit events whose head could not be written to the head file."),
         "AUDIT_CHECKPOINTS": Counter("docsign_audit_checkpoints_total", "Timestamped audit checkpoints, by outcome.",
                                      ["outcome"]),
+        "MAILS": Counter("docsign_mails_total", "Signed e-mails handed to the mail server (sent) and attempts that "
+                         "failed (failed; retried until given up).", ["outcome"]),
+        "LTV_RENEWALS": Counter("docsign_ltv_renewals_total", "Extensions (B-LT) and renewals (B-LTA) of kept "
+                                "documents' evidence, by outcome (a failed attempt is retried).", ["outcome"]),
     }
 
 
@@ -126,19 +131,23 @@ def dead_letters(session: Session, agency_id: int | None = None, limit: int = 20
 
 
 class ExchangeCollector:
-    """Deliveries by state, queue depth and dead letters per agency, read from the database per scrape."""
+    """Deliveries by state, queue depth and dead letters per agency, and the documents whose evidence is
+    due for renewal, read from the database per scrape."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, settings: Settings | None = None) -> None:
         self.database_url = database_url
+        self.settings = settings
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
         from docsign.db import session_scope
+        from docsign.ltv.service import due_count
 
         with session_scope(self.database_url) as session:
             states = deliveries_by_state(session)
             depths = queue_depths(session)
+            due = due_count(session, self.settings) if self.settings is not None else None
         by_state = GaugeMetricFamily("docsign_deliveries", "Deliveries by state.", labels=["state"])
         for state, count in sorted(states.items()):
             by_state.add_metric([state], count)
@@ -152,9 +161,13 @@ class ExchangeCollector:
             dead.add_metric([row.agency_code], row.dead_letters)
         yield depth
         yield dead
+        if due is not None:
+            yield GaugeMetricFamily("docsign_ltv_renewals_due", "Kept documents whose evidence must be extended or "
+                                    "renewed now (within DOCSIGN_LTV_RENEW_DAYS_BEFORE) or whose last attempt failed.",
+                                    value=due)
 
 
-def render(database_url: str) -> bytes:
+def render(database_url: str, settings: Settings | None = None) -> bytes:
     """The text exposition of every process's metrics (or this process's alone) plus the database's."""
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
@@ -167,5 +180,5 @@ def render(database_url: str) -> bytes:
     else:
         processes = REGISTRY
     database = CollectorRegistry()
-    database.register(ExchangeCollector(database_url))
+    database.register(ExchangeCollector(database_url, settings))
     return generate_latest(processes) + generate_latest(database)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 from typing import Any
 
@@ -46,8 +47,17 @@ def create_celery(settings: Settings) -> Celery:
     if settings.embedded_broker:
         app.conf.broker_transport = "workers.embedded_broker:Transport"
         app.conf.worker_enable_remote_control = False  # the serverless transport has no fanout exchange
+    from docsign.ltv.service import CHECK_TASK, QUEUE
+
+    # Run by the beat of `docsign run` / `docsign worker --beat` (one per deployment); its state file is
+    # <data dir>/beat-schedule (BEAT_SCHEDULE_FILE).
+    app.conf.beat_schedule = {"ltv-check": {"task": CHECK_TASK, "options": {"queue": QUEUE},
+                                            "schedule": dt.timedelta(hours=settings.ltv_check_hours)}}
     app.conf.docsign_settings = settings
     return app
+
+
+BEAT_SCHEDULE_FILE = "beat-schedule"
 
 
 @worker_process_init.connect

@@ -9,6 +9,7 @@ from typing import Any
 
 from docsign.errors import DocsignError
 from docsign.exchange import service as exchange_service
+from docsign.ltv import service as ltv_service
 from docsign.mail import service as mail_service
 from workers.app import celery_app
 from workers.base import DocsignTask
@@ -64,3 +65,34 @@ def send_mail(self: DocsignTask, mail_id: int) -> bool:
     """Sign one e-mail with the agency's seal and hand it to the mail server (retried while it is away)."""
     with self.session() as session:
         return mail_service.deliver(session, self.settings, mail_id)
+
+
+def _ltv_given_up(task: DocsignTask, args: Any, kwargs: Any, exc: BaseException) -> None:
+    """Out of attempts, or refused for good: the document shows ``failed`` with the reason until the next check
+    queues it again."""
+    reason = exc.message if isinstance(exc, DocsignError) else f"{type(exc).__name__}: {exc}"
+    if (kwargs or {}).get("document_id") is not None:
+        with task.session() as session:
+            ltv_service.record_failure(session, int(kwargs["document_id"]), reason, final=True)
+
+
+@celery_app.task(base=DocsignTask, name=ltv_service.MAINTAIN_TASK, bind=True, give_up=_ltv_given_up,
+                 ignore_result=True)
+def ltv_maintain(self: DocsignTask, document_id: int) -> str:
+    """Extend a kept document to B-LT, or renew its evidence (B-LTA) when due; retried while the TSA or a
+    responder is away, each failed attempt recorded on the document."""
+    try:
+        with self.session() as session:
+            return ltv_service.maintain(session, self.settings, document_id).action
+    except DocsignError as exc:
+        if exc.retryable and self.request.retries < self.settings.delivery_attempts - 1:
+            with self.session() as session:  # the last attempt is recorded by _ltv_given_up
+                ltv_service.record_failure(session, document_id, exc.message, final=False)
+        raise
+
+
+@celery_app.task(base=DocsignTask, name=ltv_service.CHECK_TASK, bind=True, ignore_result=True)
+def ltv_check(self: DocsignTask) -> int:
+    """The beat job (every DOCSIGN_LTV_CHECK_HOURS): queue the documents whose evidence is due for renewal."""
+    with self.session() as session:
+        return ltv_service.schedule_due(session, self.settings)

@@ -25,6 +25,7 @@ from docsign.exchange.send import max_packet_bytes
 from docsign.exchange.status_flow import status_event
 from docsign.exchange.statuses import DeliveryState, Party, StatusCode, next_state
 from docsign.exchange.verdicts import RECEIPT_VERDICTS, is_transient, pdf_attachment, seal_problems
+from docsign.ltv import service as ltv
 from docsign.mail import service as mail
 from docsign.models import Delivery, Document, DocumentOrigin, DocumentRevision, Exchange, StatusEvent, utcnow
 from docsign.storage import BlobStore
@@ -112,6 +113,7 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
     event = status_event(session, store, delivery, packet, StatusCode.ARRIVED, delivery.recipient, arrived,
                          seal=receipts.receipt_sealer(session, settings, delivery.recipient, receipt))
     mail.on_receipt(session, settings, event)
+    ltv.track(session, inbox)  # extended to B-LT once this receipt is committed (its own task, through the outbox)
     audit.record(session, f"agency:{delivery.recipient.code}", "exchange.receive",
                  agency_id=delivery.recipient_agency_id, object_type="delivery", object_id=delivery.id,
                  details={"exchange": exchange.id})

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from docsign import audit
+from docsign import audit, metrics
 from docsign.config import Settings
 from docsign.errors import ConfigError, InvalidInput, NotFound
 from docsign.mail import smime, transport
@@ -177,7 +177,12 @@ def deliver(session: Session, settings: Settings, mail_id: int) -> bool:
                                 subject=row.subject, body=row.body, attachment=attachment,
                                 message_id=f"<docsign-mail-{row.id}@{sender.rpartition('@')[2]}>",
                                 when=dt.datetime.now(dt.UTC))
-    transport.send_bytes(target, settings.mail_from or sender, recipients, data)
+    try:
+        transport.send_bytes(target, settings.mail_from or sender, recipients, data)
+    except Exception:
+        metrics.MAILS.labels("failed").inc()
+        raise
+    metrics.MAILS.labels("sent").inc()
     row.sent_at = utcnow()
     row.attempts += 1
     row.last_error = None

@@ -6,6 +6,7 @@ from docsign.models.base import Base, utcnow
 from docsign.models.documents import Document, DocumentOrigin, DocumentRevision, Signature
 from docsign.models.exchange import AxisMessage, Delivery, Exchange, OutboxMessage, StatusEvent
 from docsign.models.keys import KeyKind, KeyRef, KeySource
+from docsign.models.ltv import LtvRecord
 from docsign.models.mail import MailMessage
 from docsign.models.registers import ArrivalEntry, BookKind, OutgoingEntry, PaperSending, RegisterBook
 from docsign.models.throttle import LoginThrottle, RateLimitCounter
@@ -28,6 +29,7 @@ __all__ = [
     "KeyRef",
     "KeySource",
     "LoginThrottle",
+    "LtvRecord",
     "MailMessage",
     "OutboxMessage",
     "OutgoingEntry",

@@ -156,7 +156,13 @@ def delivered_document(delivery_id: int) -> Response:
     delivery = _visible_delivery(delivery_id)
     if delivery.recipient_agency_id != g.agency.id or delivery.inbox_document is None:
         raise NotFound("the document has not arrived in this agency's inbox")
-    data = BlobStore(settings().blob_dir).read_bytes(delivery.inbox_document.revisions[-1].sha256)
+    # The bytes as received (those the signed receipt names) unless asked for the kept ones: extended to
+    # B-LT/B-LTA by docsign.ltv after the receipt.
+    version = request.args.get("version", "received")
+    if version not in ("received", "kept"):
+        raise InvalidInput(f"version must be 'received' or 'kept', not {version[:20]!r}")
+    revisions = delivery.inbox_document.revisions
+    data = BlobStore(settings().blob_dir).read_bytes((revisions[0] if version == "received" else revisions[-1]).sha256)
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="delivery-{delivery_id}.pdf"',
                              "Cache-Control": "private, no-store"})

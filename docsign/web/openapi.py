@@ -68,7 +68,10 @@ SPEC: dict[str, Any] = {
                         {"name": "format", "in": "query",
                          "schema": {"type": "string", "enum": ["json", "csv", "xlsx", "pdf"]}}])},
         "/api/v1/deliveries/{id}/document": {"get": _op("The received PDF", {"200": {
-            "description": "PDF", "content": {"application/pdf": {}}}})},
+            "description": "PDF", "content": {"application/pdf": {}}}, "400": _PROBLEM}, parameters=[{
+                "name": "version", "in": "query", "description": "received (default): the bytes as received; "
+                "kept: as kept, extended with validation data and document timestamps (B-LT/B-LTA)",
+                "schema": {"type": "string", "enum": ["received", "kept"]}}])},
         "/api/v1/deliveries/{id}/status": {"post": _op(
             "Give a status (03-06, 15/16 as recipient; 13 as sender)",
             {"201": {"description": "The new state"}, "400": _PROBLEM, "403": _PROBLEM, "409": _PROBLEM},

@@ -30,7 +30,8 @@ def prometheus_metrics():  # type: ignore[no-untyped-def]
     admins; anyone else gets 404, as for a page that does not exist (queue depths name agencies)."""
     if not (_client_is_local() or _is_admin()):
         abort(404)
-    return Response(metrics.render(settings().database_url), mimetype="text/plain; version=0.0.4; charset=utf-8")
+    s = settings()
+    return Response(metrics.render(s.database_url, s), mimetype="text/plain; version=0.0.4; charset=utf-8")
 
 
 def _is_admin() -> bool:

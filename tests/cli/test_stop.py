@@ -1,6 +1,7 @@
 """`docsign run` stops cleanly within 10 s on SIGTERM, whether it goes to the parent alone (docker stop) or
-to the whole process group (systemd, ``kill -- -PGID``). Before the fix, the group's SIGTERM killed the
-Celery pool processes too and the worker sat in warm shutdown until `run` killed it 20 s later."""
+to the whole process group (systemd, ``kill -- -PGID``), its worker's beat (the periodic jobs) included. Before
+the fix, the group's SIGTERM killed the Celery pool processes too and the worker sat in warm shutdown until `run`
+killed it 20 s later."""
 
 from __future__ import annotations
 
@@ -72,5 +73,7 @@ def test_run_stops_within_ten_seconds_on_sigterm(settings_env, tmp_path, target)
     assert took < STOP_LIMIT_SECONDS, output
     assert "docsign stopped (" in output and "killed" not in output
     assert "exited with 'signal 15" not in output  # the pool processes finished, not shot mid-task
+    assert "beat: Starting" in output  # the worker ran the periodic jobs' scheduler, its state in the data dir
+    assert list((tmp_path / "var").glob("beat-schedule*")), sorted(p.name for p in (tmp_path / "var").iterdir())
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)  # nothing of the group is left behind

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import os
+import re
 import subprocess
 import sys
 from email.policy import default as default_policy
@@ -44,7 +45,7 @@ def _exchange_done(settings, delivery_id: int) -> bool:  # type: ignore[no-untyp
             e.code == "01" and e.received_at is not None for e in delivery.events)
 
 
-def test_notifications_wait_for_the_mail_server_and_never_hold_up_the_exchange(backend, tmp_path):
+def test_notifications_wait_for_the_mail_server_and_never_hold_up_the_exchange(backend, tmp_path, monkeypatch):
     port = free_port()
     with online_demo(tmp_path, backend) as online:
         settings = dataclasses.replace(online, smtp_url=f"smtp://127.0.0.1:{port}")
@@ -82,6 +83,14 @@ def test_notifications_wait_for_the_mail_server_and_never_hold_up_the_exchange(b
                 process.terminate()
             for process in processes:
                 process.wait(timeout=30)
+    # /metrics counts what the worker sent and the attempts that failed while the server was down
+    from docsign import metrics
+
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, str(settings.data_dir / "metrics"))
+    scraped = metrics.render(settings.database_url, settings).decode()
+    assert 'docsign_mails_total{outcome="sent"} 2.0' in scraped, scraped
+    failed = re.search(r'docsign_mails_total\{outcome="failed"\} (\d+)', scraped)
+    assert failed and int(failed.group(1)) >= 1, scraped
     received = {r.rcpt_tos[0]: r for r in mailbox.snapshot()}
     assert set(received) == {"vanthu.lacson@docsign-demo.example.org", "vanthu.tinh@docsign-demo.example.org"}
     arrived = received["vanthu.lacson@docsign-demo.example.org"]

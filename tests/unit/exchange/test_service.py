@@ -14,6 +14,7 @@ from docsign.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from docsign.exchange import edxml, packet_seals
 from docsign.exchange import service as svc
 from docsign.exchange.errors import InvalidTransition
+from docsign.ltv import service as ltv
 from docsign.models import (
     Agency,
     AuditEvent,
@@ -308,14 +309,16 @@ def test_status_packets_for_one_agency_travel_together(demo_online, sealed):
     _receive(demo_online, first)
     _receive(demo_online, second)
     with session_scope(demo_online.database_url) as s:
-        assert svc.publish_outbox(s, lambda *m: published.append(m[:3])) == 2  # two 01 packets, one message
+        # two 01 packets in one message, and each received document's B-LT extension (docsign.ltv)
+        assert svc.publish_outbox(s, lambda *m: published.append(m[:3])) == 4
         events = [s.scalars(select(StatusEvent).where(StatusEvent.delivery_id == d, StatusEvent.code == "01")).one()
                   for d in (first, second)]
         ids = [e.id for e in events]
         other = edxml.parse_status_packet(BlobStore(demo_online.blob_dir).read_bytes(events[1].packet_sha256))
         forged = replace(other, response_for=replace(other.response_for, document_id="000.00.00.H30,2020/01/01,99/VP"))
         events[1].packet_sha256 = BlobStore(demo_online.blob_dir).put_bytes(edxml.build_status_packet(forged)).key
-    assert [m[0] for m in published] == [svc.DELIVER_TASK, svc.DELIVER_TASK, svc.STATUS_TASK]
+    assert [m[0] for m in published] == [svc.DELIVER_TASK, svc.DELIVER_TASK, svc.STATUS_TASK, ltv.MAINTAIN_TASK,
+                                         ltv.MAINTAIN_TASK]
     assert published[2][1:] == (f"agency.{PROVINCE}", {"status_event_ids": ids})
     with session_scope(demo_online.database_url) as s:
         assert svc.status_reached(s, demo_online, [*ids, 999_999]) == 1
