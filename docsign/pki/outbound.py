@@ -48,6 +48,7 @@ from pyhanko_certvalidator.fetchers.common_utils import FetchBudget
 from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import RequestsCertificateFetcher
 from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
 from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import RequestsOCSPFetcher
+from pyhanko_certvalidator.util import issuer_serial
 from requests.structures import CaseInsensitiveDict
 
 log = logging.getLogger(__name__)
@@ -293,11 +294,46 @@ class _GuardedTransport:
 
 
 class _GuardedOCSPFetcher(_GuardedTransport, RequestsOCSPFetcher):
+    """OCSP through the guard; an answer this process fetched for the same certificate and issuer a
+    moment ago is reused while fresh (:meth:`docsign.pki.trust.RevocationCache.answer`): an agency's seal
+    is checked on every packet, receipt and document, and asking its responder each time cost a round
+    trip and the responder's signature per check."""
+
     kind = "ocsp"
+
+    async def fetch(self, cert: Any, authority: Any) -> Any:
+        from docsign.pki.trust import REVOCATION_CACHE
+
+        question = ("ocsp", issuer_serial(cert), authority.hashable)
+
+        async def fetch_or_reuse() -> Any:
+            recent = REVOCATION_CACHE.answer(question)
+            if recent is not None:
+                return recent
+            response = await self._fetch(cert, authority)
+            REVOCATION_CACHE.keep_answer(question, response)
+            return response
+
+        return await self._perform_fetch(question[1:], fetch_or_reuse)
 
 
 class _GuardedCRLFetcher(_GuardedTransport, RequestsCRLFetcher):
+    """CRLs through the guard; a CRL this process fetched from the same URL is reused while fresh."""
+
     kind = "crl"
+
+    async def _fetch_single(self, url: str) -> Any:
+        from docsign.pki.trust import REVOCATION_CACHE
+
+        recent = REVOCATION_CACHE.answer(("crl", url))
+        if recent is not None:
+            async def reuse() -> Any:
+                return recent
+
+            return await self._perform_fetch(url, reuse)
+        fetched = await super()._fetch_single(url)
+        REVOCATION_CACHE.keep_answer(("crl", url), fetched)
+        return fetched
 
 
 class _GuardedCertificateFetcher(_GuardedTransport, RequestsCertificateFetcher):

@@ -187,13 +187,48 @@ def trust_roots(settings: Settings) -> list[asn1_x509.Certificate]:
 
 # -- revocation cache --------------------------------------------------------------------------
 class RevocationCache:
-    """OCSP responses and CRLs fetched online by this process, reused until they go stale."""
+    """OCSP responses and CRLs fetched online by this process, reused until they go stale.
+
+    Two views of the same data: :meth:`current` gives every recent item to a validation context (its
+    fallback when a fetch fails, or all it has offline); :meth:`answer` gives the fetchers
+    (:mod:`docsign.pki.outbound`) the answer they got for the same question (OCSP: the certificate and
+    its issuer; CRL: the URL) so that a verification online does not ask the responder again while
+    the answer is fresh — never longer than the TTL nor past the answer's own nextUpdate. The answer
+    is validated by certvalidator on every use, exactly as a freshly fetched one."""
 
     def __init__(self, ttl_seconds: float = REVOCATION_CACHE_SECONDS, max_items: int = 512) -> None:
         self.ttl = ttl_seconds
         self.max_items = max_items
         self._items: dict[bytes, tuple[float, asn1_ocsp.OCSPResponse | asn1_crl.CertificateList]] = {}
+        self._answers: dict[object, tuple[float, asn1_ocsp.OCSPResponse | asn1_crl.CertificateList]] = {}
         self._lock = threading.Lock()
+        self.answers_reused = 0
+
+    def answer(self, question: object) -> asn1_ocsp.OCSPResponse | asn1_crl.CertificateList | None:
+        """The answer fetched for ``question`` while it is fresh, else None."""
+        with self._lock:
+            found = self._answers.get(question)
+            if found is None:
+                return None
+            if found[0] < time.monotonic():
+                del self._answers[question]
+                return None
+            self.answers_reused += 1
+            return found[1]
+
+    def keep_answer(self, question: object, item: asn1_ocsp.OCSPResponse | asn1_crl.CertificateList) -> None:
+        """Keep a fetched answer for :meth:`answer` (and :meth:`current`) until the TTL or its nextUpdate."""
+        lifetime = min(self.ttl, _seconds_to_next_update(item))
+        if lifetime <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._answers[question] = (now + lifetime, item)
+            if len(self._answers) > self.max_items:
+                for key in sorted(self._answers, key=lambda k: self._answers[k][0])[: len(self._answers)
+                                                                                    - self.max_items]:
+                    del self._answers[key]
+        self.remember([item])
 
     def remember(self, items: Iterable[asn1_ocsp.OCSPResponse | asn1_crl.CertificateList]) -> None:
         now = time.monotonic()
@@ -218,6 +253,27 @@ class RevocationCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._answers.clear()
+
+
+def _seconds_to_next_update(item: asn1_ocsp.OCSPResponse | asn1_crl.CertificateList) -> float:
+    """Seconds until the answer's nextUpdate (0 for an unsuccessful OCSP response, one without a single
+    response, or a nextUpdate already past; no nextUpdate: no bound of its own)."""
+    if isinstance(item, asn1_ocsp.OCSPResponse):
+        if item["response_status"].native != "successful" or item["response_bytes"]["response"].parsed is None:
+            return 0.0
+        responses = item["response_bytes"]["response"].parsed["tbs_response_data"]["responses"]
+        updates = [r["next_update"].native for r in responses]
+        if not updates:
+            return 0.0
+        if any(u is None for u in updates):
+            return float("inf")
+        next_update = min(updates)
+    else:
+        next_update = item["tbs_cert_list"]["next_update"].native
+        if next_update is None:
+            return float("inf")
+    return (next_update - dt.datetime.now(dt.UTC)).total_seconds()
 
 
 REVOCATION_CACHE = RevocationCache()
