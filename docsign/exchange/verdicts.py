@@ -115,6 +115,7 @@ class _IssuedVerdicts:
     def __init__(self, ttl_seconds: float = ISSUED_VERDICT_SECONDS) -> None:
         self.ttl = ttl_seconds
         self.reused = self.verified = 0
+        self._pruned_at = 0.0
 
     def _path(self, settings: Settings, sha256: str, fingerprint: str) -> Path:
         return settings.data_dir / VERDICTS_DIR / f"{sha256}-{fingerprint[:32]}.json"
@@ -140,7 +141,7 @@ class _IssuedVerdicts:
     def _prune(self, directory: Path) -> None:
         """Drop verdicts past their use (at most once per TTL per process)."""
         now = time.time()
-        if getattr(self, "_pruned_at", 0.0) > now - self.ttl:
+        if self._pruned_at > now - self.ttl:
             return
         self._pruned_at = now
         for entry in os.scandir(directory):
