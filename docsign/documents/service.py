@@ -364,6 +364,7 @@ def issue_document(session: Session, settings: Settings, actor: Actor, document_
                           verify_qr_url=citizen.verify_url(settings, token) if token else None)
     signature = _sign(session, settings, actor, document, f"agency:{actor.agency_code}", KeyKind.SEAL, request,
                       "issue")
+    _record_issued_verdict(settings, document)
     document.code_number = entry.number_text
     document.code_notation = clean_notation
     document.promulgation_date = entry.issued_on
@@ -463,6 +464,20 @@ def _sign(session: Session, settings: Settings, actor: Actor, document: Document
                                                  "warnings": list(result.warnings)})
     signature.warnings = result.warnings  # not stored: shown to the signer once (the draft names someone else)
     return signature
+
+
+def _record_issued_verdict(settings: Settings, document: Document) -> None:
+    """Verify the issued revision once and keep the verdict: sending these bytes reuses it
+    (:data:`docsign.exchange.verdicts.ISSUED_VERDICTS`). A verification that cannot run now only means
+    the send verifies them itself."""
+    from docsign.exchange.verdicts import record_issued
+
+    assert document.current is not None
+    try:
+        record_issued(settings, BlobStore(settings.blob_dir).read_bytes(document.current.sha256))
+    except DocsignError as exc:
+        log.warning("document %s: the issued revision was not verified now (%s); its send will verify it",
+                    document.id, exc.message)
 
 
 def _key_row(session: Session, actor: Actor, kind: KeyKind) -> KeyRef:

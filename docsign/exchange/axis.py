@@ -214,10 +214,12 @@ class AxisClient:
 
 # -- sending --------------------------------------------------------------------------------------
 
-def route(session: Session, task: str, agency_code: str, queue: str) -> tuple[str, str]:
-    """The outbox's task and queue for a message to ``agency_code``: unchanged for agencies of this
-    installation, the axis's send task for agencies reached through the axis."""
-    if session.scalar(select(Agency.via_axis).where(Agency.code == agency_code)):
+def route(session: Session, task: str, agency: Agency | str, queue: str) -> tuple[str, str]:
+    """The outbox's task and queue for a message to ``agency`` (or the agency of that code): unchanged for
+    agencies of this installation, the axis's send task for agencies reached through the axis."""
+    via_axis = (session.scalar(select(Agency.via_axis).where(Agency.code == agency)) if isinstance(agency, str)
+                else agency.via_axis)
+    if via_axis:
         return SEND_TASK, AXIS_QUEUE
     return task, queue
 

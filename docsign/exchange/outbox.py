@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docsign import logs
-from docsign.models import OutboxMessage, utcnow
+from docsign.models import Agency, OutboxMessage, utcnow
 
 DELIVER_TASK = "docsign.exchange.deliver"
 STATUS_TASK = "docsign.exchange.status"
@@ -20,10 +20,13 @@ def agency_queue(code: str) -> str:
     return f"agency.{code}"
 
 
-def enqueue(session: Session, task: str, agency_code: str, **payload: object) -> None:
+def enqueue(session: Session, task: str, agency: Agency | str, **payload: object) -> None:
+    """An outbox row of ``task`` for ``agency`` (an Agency already loaded spares a query, and the autoflush
+    it would cause, per row)."""
     from docsign.exchange import axis
 
-    task, queue = axis.route(session, task, agency_code, agency_queue(agency_code))  # peers on the national axis
+    code = agency if isinstance(agency, str) else agency.code
+    task, queue = axis.route(session, task, agency, agency_queue(code))  # peers on the national axis
     request_id = logs.current_request_id()  # the relay sends it on as a message header
     session.add(OutboxMessage(task_name=task, queue=queue,
                               payload={**payload, **({REQUEST_ID_KEY: request_id} if request_id else {})}))

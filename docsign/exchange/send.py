@@ -25,7 +25,7 @@ from docsign.exchange.directory import get_agency
 from docsign.exchange.edxml.model import lenient_date as edxml_lenient_date
 from docsign.exchange.outbox import DELIVER_TASK, enqueue
 from docsign.exchange.statuses import DeliveryState
-from docsign.exchange.verdicts import pdf_attachment, seal_problems, verify
+from docsign.exchange.verdicts import ISSUED_VERDICTS, pdf_attachment, seal_problems, verify
 from docsign.models import (
     Agency,
     Delivery,
@@ -124,7 +124,7 @@ def send(session: Session, settings: Settings, request: SendRequest, pdf: bytes,
     request = request.validated()
     sender = get_agency(session, request.sender_code)
     recipients = _recipients(session, sender, request.recipient_codes)
-    report = verify(settings, pdf)
+    report = ISSUED_VERDICTS.verify(settings, pdf)  # the verdict of its issue, when this install issued it
     problems = seal_problems(session, report, sender)
     if problems:
         raise InvalidInput("the document cannot be sent: " + "; ".join(problems))
@@ -240,7 +240,7 @@ def _record_exchange(session: Session, store: BlobStore, packet: edxml.DocumentP
         # set from the event's side: appending to delivery.events would first load the (empty) collection
         session.add(StatusEvent(delivery=delivery, state=DeliveryState.QUEUED.value, actor_agency_id=sender.id,
                                 description="Đã gửi / Sent"))
-        enqueue(session, DELIVER_TASK, delivery.recipient.code, delivery_id=delivery.id)
+        enqueue(session, DELIVER_TASK, delivery.recipient, delivery_id=delivery.id)
     session.flush()  # write everything else before the audit append, which serialises writers until commit
     audit.record(session, actor, "exchange.send", agency_id=sender.id, object_type="exchange", object_id=exchange.id,
                  details={"document_id": header.document_id, "to": [r.code for r in recipients],

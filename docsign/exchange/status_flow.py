@@ -18,7 +18,7 @@ from docsign.exchange.outbox import STATUS_TASK, enqueue
 from docsign.exchange.send import max_packet_bytes, organization
 from docsign.exchange.statuses import DeliveryState, StatusCode, next_state
 from docsign.mail import service as mail
-from docsign.models import Agency, Delivery, StatusEvent, utcnow
+from docsign.models import Agency, Delivery, Exchange, StatusEvent, utcnow
 from docsign.storage import BlobStore
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def status_event(session: Session, store: BlobStore, delivery: Delivery, packet:
                         description=description, actor_agency_id=by.id, staff=staff, packet_sha256=blob.key)
     session.add(event)
     session.flush()
-    enqueue(session, STATUS_TASK, other.code, status_event_id=event.id)
+    enqueue(session, STATUS_TASK, other, status_event_id=event.id)
     return event
 
 
@@ -48,30 +48,36 @@ def status_reached(session: Session, settings: Settings, status_event_ids: Seque
     they are taken in here in one transaction. A packet that cannot be read or answers another
     document is logged and left unanswered (the relay's sweeper offers it again a bounded number of
     times); the others are recorded. Returns how many were newly recorded."""
+    # What checking a receipt and noting it read, loaded with the events: no lazy load (and the autoflush
+    # it would cause) per event, so the batch's updates go out together at commit.
+    delivery = joinedload(StatusEvent.delivery)
     events = session.scalars(select(StatusEvent).where(StatusEvent.id.in_(status_event_ids))
-                             .options(joinedload(StatusEvent.delivery).joinedload(Delivery.exchange))).all()
+                             .options(delivery.joinedload(Delivery.exchange).joinedload(Exchange.revision),
+                                      delivery.joinedload(Delivery.exchange).joinedload(Exchange.sender),
+                                      delivery.joinedload(Delivery.recipient))).all()
     for missing in sorted(set(status_event_ids) - {e.id for e in events}):
         log.error("status event %s does not exist: message ignored", missing)
     store = BlobStore(settings.blob_dir)
     now = utcnow()
     recorded = 0
-    for event in events:
-        if event.received_at is not None:
-            continue
-        if event.packet_sha256:
-            data = store.read_bytes(event.packet_sha256)
-            try:
-                packet = edxml.parse_status_packet(data)
-            except DocsignError as exc:
-                log.error("status packet %s cannot be read: %s", event.id, exc.message)
+    with session.no_autoflush:  # the reads in the loop (seal certificates) need none of its updates
+        for event in events:
+            if event.received_at is not None:
                 continue
-            if packet.response_for.document_id != event.delivery.exchange.edxml_document_id:
-                log.error("status packet %s answers another document: not recorded", event.id)
-                continue
-            receipts.record_receipt(session, settings, event, data)
-        event.received_at = now
-        mail.on_status(session, settings, event)
-        recorded += 1
+            if event.packet_sha256:
+                data = store.read_bytes(event.packet_sha256)
+                try:
+                    packet = edxml.parse_status_packet(data)
+                except DocsignError as exc:
+                    log.error("status packet %s cannot be read: %s", event.id, exc.message)
+                    continue
+                if packet.response_for.document_id != event.delivery.exchange.edxml_document_id:
+                    log.error("status packet %s answers another document: not recorded", event.id)
+                    continue
+                receipts.record_receipt(session, settings, event, data)
+            event.received_at = now
+            mail.on_status(session, settings, event)
+            recorded += 1
     return recorded
 
 

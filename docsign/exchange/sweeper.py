@@ -40,7 +40,7 @@ def redrive(session: Session, *, actor: str, delivery_ids: Sequence[int] | None 
         delivery.attempts = 0
         session.add(StatusEvent(delivery=delivery, state=DeliveryState(delivery.state).value,
                                 description="Gửi lại / Re-driven"))
-        enqueue(session, DELIVER_TASK, delivery.recipient.code, delivery_id=delivery.id)
+        enqueue(session, DELIVER_TASK, delivery.recipient, delivery_id=delivery.id)
         audit.record(session, actor, "exchange.redrive", agency_id=delivery.exchange.sender_agency_id,
                      object_type="delivery", object_id=delivery.id)
         moved.append(delivery.id)
@@ -73,7 +73,7 @@ def requeue_stale(session: Session, *, older_than: dt.timedelta, max_attempts: i
         if delivery.attempts > max_attempts:
             dead += dead_letter(session, delivery.id, f"no answer after {max_attempts} attempts")
             continue
-        enqueue(session, DELIVER_TASK, delivery.recipient.code, delivery_id=delivery.id)
+        enqueue(session, DELIVER_TASK, delivery.recipient, delivery_id=delivery.id)
         requeued += 1
     return requeued, dead
 
@@ -108,7 +108,7 @@ def requeue_unanswered_statuses(session: Session, *, older_than: dt.timedelta, m
         other = event.delivery.other_side(event.actor_agency_id)
         if in_line(agency_queue(other.code)):
             continue
-        enqueue(session, STATUS_TASK, other.code, status_event_id=event.id)
+        enqueue(session, STATUS_TASK, other, status_event_id=event.id)
         again += 1
     return again
 

@@ -1,15 +1,22 @@
 """Checking what is sent and what arrives: the PDF's signatures under the trust store, and whether the
 seal belongs to the sending agency. Verification reports are reused for a few seconds per process
-(:data:`RECEIPT_VERDICTS`)."""
+(:data:`RECEIPT_VERDICTS`), and the verdict recorded when this install issued a document is reused
+when it sends those very bytes (:data:`ISSUED_VERDICTS`)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
+import logging
+import os
+import tempfile
 import threading
 import time
 import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy import select
@@ -20,8 +27,17 @@ from docsign.config import Settings
 from docsign.errors import InvalidInput
 from docsign.exchange import edxml
 from docsign.models import Agency, KeyKind, KeyRef
-from docsign.verification.report import Indication, Signer, VerificationReport
+from docsign.verification import parsed
+from docsign.verification.report import (
+    REPORT_VERSION,
+    Indication,
+    Signer,
+    VerificationReport,
+    report_from_record,
+    report_to_record,
+)
 
+log = logging.getLogger(__name__)
 TRANSIENT_SUB_INDICATIONS = {"TRY_LATER"}
 RECEIPT_VERDICT_SECONDS = 5.0
 """How long a worker process reuses its verification of the same PDF bytes under the same trust anchors
@@ -68,6 +84,108 @@ class _ReceiptVerdicts:
 
 RECEIPT_VERDICTS = _ReceiptVerdicts()
 
+ISSUED_VERDICT_SECONDS = 600
+"""How long the verdict recorded when this install issued (sealed) a document is reused by a send of the
+same bytes; see :class:`_IssuedVerdicts`."""
+VERDICTS_DIR = "verdicts"
+
+
+def verdict_fingerprint(settings: Settings) -> str:
+    """The trust configuration a verdict holds under: the anchors, where verification may fetch from and the
+    report's version. Any change gives another fingerprint, so a kept verdict is never reused across it."""
+    digest = hashlib.sha256(verification.trust_fingerprint(settings).encode())
+    for part in (settings.public_url, settings.tsa_url, repr(sorted(settings.fetch_allow_hosts)),
+                 str(settings.fetch_allow_private), str(REPORT_VERSION)):
+        digest.update(b"\0" + str(part).encode())
+    return digest.hexdigest()
+
+
+class _IssuedVerdicts:
+    """Verdicts of the documents this install issued, reused when it sends them.
+
+    Issuing seals the document and verifies the result once (:func:`record_issued`); the verdict is kept in
+    ``<data dir>/verdicts/`` (shared by the web workers, the CLI and the workers, like the blobs) under the
+    SHA-256 of the bytes and :func:`verdict_fingerprint`. Sending those bytes within
+    :data:`ISSUED_VERDICT_SECONDS` under the same trust configuration uses the verdict instead of verifying
+    the seal this install made minutes earlier; anything else (other bytes, a changed trust store or fetch
+    policy, an older verdict, one that did not pass) is verified afresh. Only the sender's own check is
+    spared: every recipient still verifies the document on receipt, and a seal revoked in the meantime is
+    refused there (02) as it would be had the sender not sent it."""
+
+    def __init__(self, ttl_seconds: float = ISSUED_VERDICT_SECONDS) -> None:
+        self.ttl = ttl_seconds
+        self.reused = self.verified = 0
+        self._pruned_at = 0.0
+
+    def _path(self, settings: Settings, sha256: str, fingerprint: str) -> Path:
+        return settings.data_dir / VERDICTS_DIR / f"{sha256}-{fingerprint[:32]}.json"
+
+    def record(self, settings: Settings, report: VerificationReport) -> None:
+        """Keep ``report`` (of the bytes whose SHA-256 it names) when every signature passed."""
+        if report.indication is not Indication.TOTAL_PASSED:
+            return
+        fingerprint = verdict_fingerprint(settings)
+        path = self._path(settings, report.document.sha256, fingerprint)
+        body = json.dumps({"sha256": report.document.sha256, "fingerprint": fingerprint, "recorded_at": time.time(),
+                           "report": report_to_record(report)}).encode()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._prune(path.parent)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".verdict-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(body)
+            os.replace(tmp, path)  # whole or absent: a reader never sees half a verdict
+        except OSError:
+            log.warning("the verdict of %s could not be kept; its send will verify it again", path.name)
+
+    def _prune(self, directory: Path) -> None:
+        """Drop verdicts past their use (at most once per TTL per process)."""
+        now = time.time()
+        if self._pruned_at > now - self.ttl:
+            return
+        self._pruned_at = now
+        for entry in os.scandir(directory):
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < now - self.ttl:
+                    os.unlink(entry.path)
+
+    def kept(self, settings: Settings, pdf: bytes) -> VerificationReport | None:
+        """The verdict recorded for these bytes under this trust configuration, while it is fresh."""
+        sha256 = hashlib.sha256(pdf).hexdigest()
+        fingerprint = verdict_fingerprint(settings)
+        path = self._path(settings, sha256, fingerprint)
+        try:
+            record = json.loads(path.read_bytes())
+            fresh = 0 <= time.time() - float(record["recorded_at"]) < self.ttl
+            if not fresh or record["sha256"] != sha256 or record["fingerprint"] != fingerprint:
+                return None
+            report = report_from_record(record["report"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("the kept verdict %s cannot be read: verifying again", path.name)
+            return None
+        return report if report.document.sha256 == sha256 else None
+
+    def verify(self, settings: Settings, pdf: bytes) -> VerificationReport:
+        """The kept verdict of these bytes, else a verification now."""
+        report = self.kept(settings, pdf)
+        if report is not None:
+            self.reused += 1
+            return report
+        self.verified += 1
+        return verify(settings, pdf)
+
+
+ISSUED_VERDICTS = _IssuedVerdicts()
+
+
+def record_issued(settings: Settings, pdf: bytes) -> VerificationReport:
+    """Verify a document this install has just issued and keep the verdict for its send."""
+    report = verify(settings, pdf)
+    ISSUED_VERDICTS.record(settings, report)
+    return report
+
 
 def seal_problems(session: Session, report: VerificationReport, sender: Agency) -> list[str]:
     """Why the document is not a validly sealed document of ``sender`` (empty when it is)."""
@@ -94,13 +212,26 @@ def seal_owned_by(session: Session, signers: Sequence[Signer], agency: Agency) -
     seal when its certificate is registered to the agency as its seal key (KeyRef kind SEAL), or when it is
     of the agency's seal profile (:func:`_is_seal_profile`). A personal certificate is never a seal, even
     a leader's whose organisation is the agency."""
-    registered = [asn1_x509.Certificate.load(der) for der in session.scalars(select(KeyRef.certificate_der).where(
-        KeyRef.agency_id == agency.id, KeyRef.kind == KeyKind.SEAL))]
+    registered = registered_seals(session, agency)
     registered_ids = {(format(cert.serial_number, "x"), cert.issuer.human_friendly) for cert in registered}
     if any((signer.serial, signer.issuer) in registered_ids for signer in signers):
         return True
     expected_issuers = {cert.issuer.human_friendly for cert in registered}
     return any(_is_seal_profile(signer, agency, expected_issuers) for signer in signers)
+
+
+def registered_seals(session: Session, agency: Agency) -> list[asn1_x509.Certificate]:
+    """The agency's registered seal certificates, read once per transaction (a receipt checks its
+    packet's seal and its document's; a batch of status packets checks each recipient's)."""
+    transaction = session.get_transaction()
+    kept = session.info.get("docsign.registered_seals")
+    if kept is None or kept[0] is not transaction:  # a key registered meanwhile is seen by the next transaction
+        kept = session.info["docsign.registered_seals"] = (transaction, {})
+    memo: dict[int, list[asn1_x509.Certificate]] = kept[1]
+    if agency.id not in memo:
+        memo[agency.id] = [parsed.certificate(der) for der in session.scalars(select(KeyRef.certificate_der).where(
+            KeyRef.agency_id == agency.id, KeyRef.kind == KeyKind.SEAL))]
+    return memo[agency.id]
 
 
 def _is_seal_profile(signer: Signer, agency: Agency, expected_issuers: set[str]) -> bool:

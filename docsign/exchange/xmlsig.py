@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +47,7 @@ from docsign.errors import InvalidInput as DocsignInvalidInput
 from docsign.exchange.errors import InvalidPacket, UnsafeXml
 from docsign.pki.keys import KeyHandle
 from docsign.pki.trust import build_validation_context, remember_fetched
+from docsign.verification import parsed
 
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
@@ -189,7 +193,8 @@ def _key_info_certificates(signature: etree._Element) -> list[asn1_x509.Certific
     found = []
     for element in signature.iterfind(f"{{{DSIG_NS}}}KeyInfo/{{{DSIG_NS}}}X509Data/{{{DSIG_NS}}}X509Certificate"):
         try:
-            found.append(asn1_x509.Certificate.load(base64.b64decode("".join((element.text or "").split()))))
+            # the process's parsed copy of these bytes: a seal's certificates come back on every packet
+            found.append(parsed.certificate(base64.b64decode("".join((element.text or "").split()))))
             found[-1].native  # noqa: B018 - parse now: a broken certificate is a problem, not a crash later
         except (ValueError, TypeError):
             return []
@@ -216,11 +221,65 @@ def _signature_problems(root: etree._Element, signature: etree._Element, signing
     return []
 
 
+class _ChainVerdicts:
+    """Certificates this process found chained to the trust anchors a moment ago, by the exact bytes of
+    the certificate, of the others the signature carries and of the anchors: a seal signs every packet
+    and receipt of its agency, and validating its path again within seconds gives the same answer. Only
+    passes are kept, only for validation at the present time, and for :data:`CHAIN_VERDICT_SECONDS` —
+    far shorter than the minutes for which the OCSP answers behind them are reused anyway
+    (:data:`docsign.pki.trust.REVOCATION_CACHE_SECONDS`), so no revocation is noticed later than it
+    would be without this."""
+
+    def __init__(self, ttl_seconds: float, max_items: int = 256) -> None:
+        self.ttl, self.max_items = ttl_seconds, max_items
+        self._items: dict[bytes, float] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    @staticmethod
+    def key(signing: asn1_x509.Certificate, others: Sequence[asn1_x509.Certificate],
+            trust_roots: Sequence[asn1_x509.Certificate]) -> bytes:
+        digest = hashlib.sha256(signing.dump())
+        for cert in others:
+            digest.update(b"o" + hashlib.sha256(cert.dump()).digest())
+        for cert in sorted(hashlib.sha256(root.dump()).digest() for root in trust_roots):
+            digest.update(b"r" + cert)
+        return digest.digest()
+
+    def passed(self, key: bytes) -> bool:
+        with self._lock:
+            expires = self._items.get(key)
+            if expires is None or expires < time.monotonic():
+                return False
+            self.hits += 1
+            return True
+
+    def keep(self, key: bytes) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for stale in [k for k, expires in self._items.items() if expires < now]:
+                del self._items[stale]
+            if len(self._items) < self.max_items:
+                self._items[key] = now + self.ttl
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+CHAIN_VERDICT_SECONDS = 5.0
+CHAIN_VERDICTS = _ChainVerdicts(CHAIN_VERDICT_SECONDS)
+
+
 def _chain_problems(signing: asn1_x509.Certificate, others: Sequence[asn1_x509.Certificate],
                     trust_roots: Sequence[asn1_x509.Certificate], *, offline: bool,
                     moment: dt.datetime | None) -> list[str]:
     if not trust_roots:
         return ["no trust anchors to check the XML signature's certificate against"]
+    reusable = moment is None and not offline
+    key = CHAIN_VERDICTS.key(signing, others, trust_roots) if reusable else b""
+    if reusable and CHAIN_VERDICTS.passed(key):
+        return []
     context = build_validation_context(trust_roots, offline=offline, other_certs=others, moment=moment,
                                        use_cache=True)
     validator = CertificateValidator(signing, list(others), context)
@@ -230,4 +289,6 @@ def _chain_problems(signing: asn1_x509.Certificate, others: Sequence[asn1_x509.C
         return [f"the XML signature's certificate ({signing.subject.human_friendly}) is not trusted: {exc}"]
     finally:
         remember_fetched(context)  # the next packets of this seal reuse the OCSP responses and CRLs
+    if reusable:
+        CHAIN_VERDICTS.keep(key)
     return []

@@ -297,9 +297,9 @@ def _send(method: str, url: str, origin: Origin, address: str, headers: dict[str
 
 
 # -- answers reused while they are valid --------------------------------------------------------------
-FETCH_CACHE_MAX_AGE_SECONDS = 3600.0
+FETCH_CACHE_MAX_AGE_SECONDS = 300.0
 """Longest a fetched answer is reused, even when its nextUpdate is later: a responder's later answer
-(a revocation, a corrected CRL) is seen within the hour."""
+(a revocation, a corrected CRL) is seen by signing and verification within five minutes."""
 FETCH_CACHE_MAX_ITEMS = 512
 FETCH_CACHE_MAX_BYTES = 64 * 1024 * 1024
 """National CAs' CRLs are a few MiB: the cache holds a few dozen of them at most."""

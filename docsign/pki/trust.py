@@ -28,7 +28,7 @@ from pyhanko_certvalidator import ValidationContext
 from docsign.config import Settings
 from docsign.errors import InvalidInput, NotFound, StorageError
 from docsign.pki.authority import write_private_file
-from docsign.pki.outbound import FetchCache, GuardedFetcherBackend, current_guard
+from docsign.pki.outbound import FETCH_CACHE, FetchCache, GuardedFetcherBackend, current_guard
 
 REVOCATION_CACHE_SECONDS = 300
 """How long fetched OCSP responses and CRLs are reused (never beyond their own nextUpdate)."""
@@ -218,6 +218,7 @@ class RevocationCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+        FETCH_CACHE.clear()
 
 
 REVOCATION_CACHE = RevocationCache()
@@ -247,9 +248,12 @@ def build_validation_context(
     ``weak_hash_algos``: digests for which certificate signatures are refused outright (certvalidator's
     default, MD2/MD5/SHA-1, when None); verification leaves SHA-1 out and judges it by date instead.
     ``fetch_cache``: online fetches answered from this cache while the answers are valid (signing passes
-    :data:`docsign.pki.outbound.FETCH_CACHE`); the guard's rules still apply to every cached answer.
+    :data:`docsign.pki.outbound.FETCH_CACHE`, which ``use_cache`` also implies); the guard's rules still
+    apply to every cached answer.
     """
     trust_roots, crls, ocsps = list(trust_roots), list(crls), list(ocsps)
+    if use_cache and fetch_cache is None:
+        fetch_cache = FETCH_CACHE  # an agency's seal is checked on every packet and receipt: ask once
     if use_cache:
         cached_ocsps, cached_crls = REVOCATION_CACHE.current()
         ocsps += cached_ocsps

@@ -208,3 +208,48 @@ def document_indication(indications: Any) -> Indication:
     if all(i is Indication.TOTAL_PASSED for i in found):
         return Indication.TOTAL_PASSED
     return Indication.INDETERMINATE
+
+
+# -- kept verdicts: the report in a form that reads back (docsign.exchange.verdicts keeps issued documents')
+def _read_time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _required_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def report_to_record(report: VerificationReport) -> dict[str, Any]:
+    """``report.to_dict()`` plus what it leaves out and :func:`report_from_record` needs back."""
+    record = report.to_dict()
+    for sig, out in zip(report.signatures, record["signatures"], strict=True):
+        out["revision"] = sig.revision
+        if sig.signer is not None:
+            out["signer"]["names_a_person"] = sig.signer.names_a_person
+    return record
+
+
+def report_from_record(record: dict[str, Any]) -> VerificationReport:
+    """The report :func:`report_to_record` wrote (raises KeyError/ValueError/TypeError on anything else)."""
+    if record.get("report_version") != REPORT_VERSION:
+        raise ValueError(f"report version {record.get('report_version')!r}")
+    signatures = []
+    for sig in record["signatures"]:
+        signer = sig["signer"]
+        signatures.append(SignatureReport(
+            field=sig["field"], indication=Indication(sig["indication"]), sub_indication=sig["sub_indication"],
+            signer=None if signer is None else Signer(
+                common_name=signer["common_name"], organization=signer["organization"], subject=signer["subject"],
+                issuer=signer["issuer"], serial=signer["serial"], not_before=_required_time(signer["not_before"]),
+                not_after=_required_time(signer["not_after"]), names_a_person=bool(signer["names_a_person"])),
+            signing_time=_read_time(sig["signing_time"]), timestamp_time=_read_time(sig["timestamp_time"]),
+            level=Level(sig["level"]) if sig["level"] else None, integrity=bool(sig["integrity"]),
+            trusted=bool(sig["trusted"]), revocation=Revocation(sig["revocation"]),
+            coverage=Coverage(sig["coverage"]) if sig["coverage"] else None,
+            modifications=Modifications(sig["modifications"]) if sig["modifications"] else None,
+            errors=tuple(sig["errors"]), warnings=tuple(sig["warnings"]), revision=sig["revision"]))
+    document = record["document"]
+    return VerificationReport(
+        document=DocumentInfo(sha256=document["sha256"], size=int(document["size"]), pages=document["pages"],
+                              revisions=int(document["revisions"])),
+        signatures=tuple(signatures), validation_time=_read_time(record["validation_time"]) or dt.datetime.now(dt.UTC))

@@ -310,21 +310,33 @@ class ExchangeRig:
 
 
 # -- documents ---------------------------------------------------------------------------------
-def make_documents(settings: Settings, count: int, directory: Path, *, sender: str = SENDER) -> list[bytes]:
-    """``count`` distinct PDFs sealed by ``sender``'s registered key (each its own bytes and hash)."""
+def make_documents(settings: Settings, count: int, directory: Path, *, sender: str = SENDER,
+                   issued: bool = False) -> list[bytes]:
+    """``count`` distinct PDFs sealed by ``sender``'s registered key (each its own bytes and hash). With
+    ``issued``, each is verified and its verdict kept as ``issue_document`` does (the demo PKI must answer)."""
+    from docsign.exchange.verdicts import record_issued
     from tests.support.documents import sealed_pdf
 
-    return [sealed_pdf(settings, sender, directory, number=f"{n:04d}", seal_only=True).read_bytes()
+    pdfs = [sealed_pdf(settings, sender, directory, number=f"{n:04d}", seal_only=True).read_bytes()
             for n in range(1, count + 1)]
+    for pdf in pdfs if issued else ():
+        assert record_issued(settings, pdf).indication.value == "TOTAL_PASSED"
+    return pdfs
 
 
 def send_documents(settings: Settings, pdfs: Sequence[bytes], *, sender: str = SENDER,
-                   recipients: Sequence[str] = RECIPIENTS, tag: str = "", threads: int = 1) -> list[str]:
+                   recipients: Sequence[str] = RECIPIENTS, tag: str = "", threads: int = 1,
+                   documents_per_second: float | None = None) -> list[str]:
     """Send each PDF to every recipient, one committed transaction per document (from ``threads``
-    threads, as several clerks or web workers would); the exchange ids, in the order of ``pdfs``."""
+    threads, as several clerks or web workers would); the exchange ids, in the order of ``pdfs``.
+    With ``documents_per_second``, document n goes out no earlier than n / rate seconds after the first
+    (a fixed offered load; a sender that falls behind sends at once)."""
     tag = tag or uuid.uuid4().hex[:6].upper()
+    started = time.monotonic()
 
     def send_one(n: int) -> str:
+        if documents_per_second:
+            time.sleep(max(0.0, started + n / documents_per_second - time.monotonic()))
         request = exchange_service.SendRequest(sender_code=sender, recipient_codes=tuple(recipients),
                                                subject=f"Văn bản thử nghiệm số {n + 1}", code_number=f"{n + 1:04d}",
                                                code_notation=f"T{tag}")

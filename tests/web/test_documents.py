@@ -20,6 +20,7 @@ from docsign.config import Settings
 from docsign.db import session_scope
 from docsign.exchange import edxml
 from docsign.exchange.send import read_packet
+from docsign.exchange.verdicts import ISSUED_VERDICTS
 from docsign.models import (
     AuditEvent,
     Delivery,
@@ -162,9 +163,12 @@ def test_a_document_goes_from_the_province_to_two_districts_and_back(demo_online
         assert signatures[0].signer_common_name == "Nguyễn Văn An"
     send_form = clerk.text(f"/documents/{document_id}")
     assert 'name="due_date"' in send_form and 'name="steering_type"' in send_form and 'name="to_places"' in send_form
+    reused, verified = ISSUED_VERDICTS.reused, ISSUED_VERDICTS.verified
     resp = clerk.post(f"/documents/{document_id}/send", {
         "to": [LACSON, TANLAC], "due_date": "2030-01-15", "steering_type": "2", "content": "Triển khai trước Tết",
         "to_places": "Như trên;\nLưu: VT, VP."})
+    assert (ISSUED_VERDICTS.reused, ISSUED_VERDICTS.verified) == (reused + 1, verified), \
+        "the send uses the verdict recorded when the document was issued"
     exchange_id = _id_from(resp.headers["Location"], "/sent")
     page = clerk.follow(resp)
     assert "Đã gửi" in _flash(page) and page.count("Đang gửi") >= 2

@@ -103,6 +103,44 @@ def test_a_document_id_is_used_once_for_a_new_document(demo_online, sealed):
     assert _counts(demo_online) == before
 
 
+@pytest.mark.embedded_only  # the verdict store is files under the data dir, whatever the database
+def test_a_send_reuses_the_verdict_of_the_issue_only_for_the_same_bytes_and_trust(demo_online, sealed, tmp_path):
+    """The seal this install made is verified once, when issued; its send uses that verdict. Other bytes,
+    or the same bytes after the trust store changed, are verified again."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from docsign.exchange.verdicts import ISSUED_VERDICTS, record_issued
+    from docsign.pki.trust import default_trust_store
+
+    later = sealed_pdf(demo_online, PROVINCE, tmp_path / "later", number="06", seal_only=True).read_bytes()
+    unissued = sealed_pdf(demo_online, PROVINCE, tmp_path / "other", number="07", seal_only=True).read_bytes()
+    assert record_issued(demo_online, sealed).indication.value == "TOTAL_PASSED"
+    assert record_issued(demo_online, later).indication.value == "TOTAL_PASSED"
+
+    def counts() -> tuple[int, int]:
+        return ISSUED_VERDICTS.reused, ISSUED_VERDICTS.verified
+
+    before = counts()
+    _send(demo_online, sealed, code_number="11")
+    assert counts() == (before[0] + 1, before[1])
+    _send(demo_online, unissued, code_number="12")
+    assert counts() == (before[0] + 1, before[1] + 1)
+    # another anchor in the trust store: the kept verdict no longer holds
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "Another root")])
+    now = dt.datetime.now(dt.UTC)
+    root = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
+    (tmp_path / "root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    default_trust_store(demo_online).add(tmp_path / "root.pem")
+    _send(demo_online, later, code_number="13")
+    assert counts() == (before[0] + 1, before[1] + 2)
+
+
 def _delivery_ids(settings, exchange_id):  # type: ignore[no-untyped-def]
     with session_scope(settings.database_url) as s:
         return [d.id for d in s.get(Exchange, exchange_id).deliveries]
