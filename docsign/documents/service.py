@@ -32,6 +32,7 @@ from docsign.errors import Conflict, DocsignError, InvalidInput, NotFound, Permi
 from docsign.exchange import service as exchange_service
 from docsign.exchange.statuses import SENT_BY, DeliveryState, Party, StatusCode, allowed_events
 from docsign.i18n import N_, english
+from docsign.ltv import service as ltv
 from docsign.models import (
     Agency,
     ArrivalEntry,
@@ -369,7 +370,8 @@ def issue_document(session: Session, settings: Settings, actor: Actor, document_
     document.code_notation = clean_notation
     document.promulgation_date = entry.issued_on
     document.citizen_token = token
-    session.flush()
+    # Kept for long-term evidence like a received document: extended to B-LT once this issue is committed.
+    ltv.track(session, document)
     return signature
 
 

@@ -1,12 +1,14 @@
 """Long-term evidence of the documents docsign keeps (PAdES B-LT and B-LTA, ETSI EN 319 142-1).
 
-A received document is extended to **B-LT** once its receipt is committed: the certificates, OCSP
-responses and CRLs that prove its signatures (and their timestamps) valid today go into the PDF's DSS,
-with a VRI entry per signature. The receipt queues this through the outbox (:func:`track`), so it
-happens exactly once per document whatever the broker does: the task is idempotent (a revision already
-extended is left alone) and a second writer of the same revision number loses on the unique
-(document, number). The bytes as received stay revision 1; the extended ones are the next revision
-(action ``ltv``, or ``lta`` when a document timestamp was added).
+A received document is extended to **B-LT** once its receipt is committed, and a document this install
+issues once its issue is committed: the certificates, OCSP responses and CRLs that prove its signatures
+(and their timestamps) valid today go into the PDF's DSS, with a VRI entry per signature. The receipt or
+the issue queues this through the outbox (:func:`track`), so it happens exactly once per document whatever
+the broker does: the task is idempotent (a revision already extended is left alone) and a second writer of
+the same revision number loses on the unique (document, number). The bytes as received (revision 1) or as
+issued (the ``issue`` revision: the register, the citizen's QR check and the issue's kept verdict name them)
+stay; the extended ones are the next revision (action ``ltv``, or ``lta`` when a document timestamp was
+added), the current one, which a later send carries.
 
 **Evidence holds until** (:func:`evidence_until`) the earliest of
   * the ``notAfter`` of the last timestamp's TSA certificate and of each certificate of its chain (the last
@@ -415,7 +417,7 @@ def require_tracked(session: Session, document_id: int) -> None:
     if session.scalar(select(LtvRecord.id).where(LtvRecord.document_id == document_id)) is None:
         exists = session.get(Document, document_id) is not None
         raise NotFound(f"document {document_id} " + ("is not kept for long-term evidence (only received "
-                                                      "documents are)" if exists else "does not exist"))
+                                                      "and issued documents are)" if exists else "does not exist"))
 
 
 @dataclass(frozen=True)

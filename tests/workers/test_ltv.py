@@ -1,6 +1,6 @@
-"""Evidence that lasts: a received document is extended to B-LT after its receipt, renewed with a document
-timestamp (B-LTA) before its TSA certificate runs out, and still validates after that certificate expired;
-a TSA that is down is retried, counted and shown, never skipped in silence.
+"""Evidence that lasts: a received (or issued) document is extended to B-LT after its receipt (or issue),
+renewed with a document timestamp (B-LTA) before its TSA certificate runs out, and still validates after that
+certificate expired; a TSA that is down is retried, counted and shown, never skipped in silence.
 
 The demo PKI is served over HTTP (CRL, OCSP, TSA) as `docsign run` serves it; its TSA certificate is
 replaced by a short-lived one (20 days) so that the renewal margin is reached without waiting."""
@@ -204,6 +204,47 @@ def test_a_received_document_is_extended_then_renewed_before_its_tsa_certificate
     # nothing is due any more, and the beat job queues nothing
     with session_scope(settings.database_url) as s:
         assert ltv.due_count(s, settings) == 0 and ltv.schedule_due(s, settings) == 0
+
+
+def test_a_document_issued_here_is_kept_and_sent_extended(world, tmp_path):
+    """The issue tracks the document in its own transaction; the extension becomes the current revision (the
+    one a send carries, its printed number still the register's) while the issued bytes stay retrievable."""
+    from docsign.documents import register
+    from docsign.documents import service as ds
+    from docsign.models import User
+    from docsign.verification import verify
+
+    settings = world.settings
+
+    def actor(login: str) -> ds.Actor:
+        with session_scope(settings.database_url) as s:
+            u = s.scalar(select(User).where(User.login == login))
+            return ds.Actor(u.id, u.login, u.full_name, u.role.value, u.agency_id, u.agency.code, u.position)
+
+    clerk, leader = actor("tinh.vanthu"), actor("tinh.lanhdao")
+    with session_scope(settings.database_url) as s:
+        document_id = ds.upload_document(s, settings, clerk, io.BytesIO(make_pdf(tmp_path / "d.pdf").read_bytes()),
+                                         title="Văn bản phát hành", notation="UBND-VP").id
+    with session_scope(settings.database_url) as s:
+        ds.approve_document(s, settings, leader, document_id, level="B-B")
+    with session_scope(settings.database_url) as s:
+        ds.issue_document(s, settings, clerk, document_id, notation="UBND-VP", level="B-T")
+    with session_scope(settings.database_url) as s:
+        assert s.scalar(select(LtvRecord.state).where(LtvRecord.document_id == document_id)) == "pending"
+        assert [r.document_id for r in ltv.status(s, settings)] == [document_id]
+        code_number = s.get(Document, document_id).code_number
+    outcome = _maintain(settings, document_id, dt.datetime.now(dt.UTC))
+    assert (outcome.action, outcome.evidence.level) == ("extended", "B-LT")
+    revisions = _revisions(settings, document_id)
+    assert [a for a, _ in revisions] == ["upload", "approve", "issue", "ltv"]
+    issued, extended = revisions[2][1], revisions[3][1]
+    assert extended.startswith(issued)
+    report = verify(extended, settings, bounded=False)
+    assert report.indication == "TOTAL_PASSED" and report.signatures[-1].level == "PAdES-B-LT", report
+    assert str(register.printed_number(extended).number).zfill(2) == code_number  # type: ignore[union-attr]
+    with session_scope(settings.database_url) as s:
+        exchange = ds.send_document(s, settings, clerk, document_id, [LACSON])
+        assert exchange.revision.action == "ltv"  # the register's number agreed with the extended bytes
 
 
 def test_a_tsa_that_is_down_is_retried_counted_and_shown(world, tmp_path, monkeypatch):
