@@ -25,9 +25,13 @@ def bar_chart(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, S
     chart = kind(style=_STYLE, width=860, height=min(height, 1600), title=title, js=[],
                  legend_at_bottom=True, legend_at_bottom_columns=min(len(series), 4) or 1, truncate_legend=-1,
                  truncate_label=-1, x_label_rotation=0 if horizontal or len(x_labels) <= 6 else 30,
-                 min_scale=1, max_scale=10, print_values=False, show_minor_y_labels=False,
+                 print_values=False,
                  no_data_text="—")
     chart.x_labels = list(x_labels)
+    # counts: whole-number ticks (pygal's own scale marks the in-between ticks minor and hides them)
+    top = max((v for _, values in series for v in values), default=0)
+    step = max(1, -(-top // 5))
+    chart.y_labels = list(range(0, top + step + 1, step))
     for name, values in series:
         chart.add(name, list(values))
     tree = chart.render_tree()
