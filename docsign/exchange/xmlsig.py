@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from docsign import aio
 from docsign.errors import InvalidInput as DocsignInvalidInput
 from docsign.exchange.errors import InvalidPacket, UnsafeXml
 from docsign.pki.keys import KeyHandle
+from docsign.pki.outbound import FetchCache
 from docsign.pki.trust import build_validation_context, remember_fetched
 from docsign.verification import parsed
 
@@ -221,54 +221,25 @@ def _signature_problems(root: etree._Element, signature: etree._Element, signing
     return []
 
 
-class _ChainVerdicts:
-    """Certificates this process found chained to the trust anchors a moment ago, by the exact bytes of
-    the certificate, of the others the signature carries and of the anchors: a seal signs every packet
-    and receipt of its agency, and validating its path again within seconds gives the same answer. Only
-    passes are kept, only for validation at the present time, and for :data:`CHAIN_VERDICT_SECONDS` —
-    far shorter than the minutes for which the OCSP answers behind them are reused anyway
-    (:data:`docsign.pki.trust.REVOCATION_CACHE_SECONDS`), so no revocation is noticed later than it
-    would be without this."""
-
-    def __init__(self, ttl_seconds: float, max_items: int = 256) -> None:
-        self.ttl, self.max_items = ttl_seconds, max_items
-        self._items: dict[bytes, float] = {}
-        self._lock = threading.Lock()
-        self.hits = 0
-
-    @staticmethod
-    def key(signing: asn1_x509.Certificate, others: Sequence[asn1_x509.Certificate],
-            trust_roots: Sequence[asn1_x509.Certificate]) -> bytes:
-        digest = hashlib.sha256(signing.dump())
-        for cert in others:
-            digest.update(b"o" + hashlib.sha256(cert.dump()).digest())
-        for cert in sorted(hashlib.sha256(root.dump()).digest() for root in trust_roots):
-            digest.update(b"r" + cert)
-        return digest.digest()
-
-    def passed(self, key: bytes) -> bool:
-        with self._lock:
-            expires = self._items.get(key)
-            if expires is None or expires < time.monotonic():
-                return False
-            self.hits += 1
-            return True
-
-    def keep(self, key: bytes) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for stale in [k for k, expires in self._items.items() if expires < now]:
-                del self._items[stale]
-            if len(self._items) < self.max_items:
-                self._items[key] = now + self.ttl
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
 CHAIN_VERDICT_SECONDS = 5.0
-CHAIN_VERDICTS = _ChainVerdicts(CHAIN_VERDICT_SECONDS)
+CHAIN_VERDICTS = FetchCache(max_items=256, max_age=CHAIN_VERDICT_SECONDS)
+"""Certificates this process found chained to the trust anchors a moment ago, by the exact bytes of the
+certificate, of the others the signature carries and of the anchors (:func:`_chain_key`): a seal signs every
+packet and receipt of its agency, and validating its path again within seconds gives the same answer. Only
+passes are kept, only for validation at the present time, and for :data:`CHAIN_VERDICT_SECONDS` — far
+shorter than the minutes for which the OCSP answers behind them are reused anyway
+(:data:`docsign.pki.outbound.FETCH_CACHE_MAX_AGE_SECONDS`), so no revocation is noticed later than it would
+be without this."""
+
+
+def _chain_key(signing: asn1_x509.Certificate, others: Sequence[asn1_x509.Certificate],
+               trust_roots: Sequence[asn1_x509.Certificate]) -> bytes:
+    digest = hashlib.sha256(signing.dump())
+    for cert in others:
+        digest.update(b"o" + hashlib.sha256(cert.dump()).digest())
+    for cert in sorted(hashlib.sha256(root.dump()).digest() for root in trust_roots):
+        digest.update(b"r" + cert)
+    return digest.digest()
 
 
 def _chain_problems(signing: asn1_x509.Certificate, others: Sequence[asn1_x509.Certificate],
@@ -277,8 +248,8 @@ def _chain_problems(signing: asn1_x509.Certificate, others: Sequence[asn1_x509.C
     if not trust_roots:
         return ["no trust anchors to check the XML signature's certificate against"]
     reusable = moment is None and not offline
-    key = CHAIN_VERDICTS.key(signing, others, trust_roots) if reusable else b""
-    if reusable and CHAIN_VERDICTS.passed(key):
+    key = _chain_key(signing, others, trust_roots) if reusable else b""
+    if reusable and CHAIN_VERDICTS.get(key):
         return []
     context = build_validation_context(trust_roots, offline=offline, other_certs=others, moment=moment,
                                        use_cache=True)
@@ -290,5 +261,5 @@ def _chain_problems(signing: asn1_x509.Certificate, others: Sequence[asn1_x509.C
     finally:
         remember_fetched(context)  # the next packets of this seal reuse the OCSP responses and CRLs
     if reusable:
-        CHAIN_VERDICTS.keep(key)
+        CHAIN_VERDICTS.put(key, True, until=time.time() + CHAIN_VERDICT_SECONDS)
     return []

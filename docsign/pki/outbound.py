@@ -405,8 +405,8 @@ def _size(value: Any) -> int:
 
 
 FETCH_CACHE = FetchCache()
-"""The process's cache of fetched answers (used when signing B-LT/B-LTA, so that a signature costs a
-timestamp round trip and not a round of OCSP/CRL requests for the same chain each time)."""
+"""The process's cache of fetched answers: a B-LT signature costs a timestamp round trip and not a round of
+OCSP/CRL requests for the same chain each time, and an agency's seal is not re-asked on every packet."""
 
 
 # -- certvalidator's fetchers on the guarded transport ---------------------------------------------
