@@ -45,6 +45,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from docsign.db import transaction_memo
 from docsign.errors import ConfigError, ServiceUnavailable
 from docsign.models import AuditEvent, utcnow
 
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 _ADVISORY_LOCK = 0x646F63  # with the agency id: serialises appends to one chain on PostgreSQL
 _PENDING = "docsign.audit.pending"
+_HEADS = "docsign.audit.heads"
 _APPENDED = "a"  # head file line kinds: a head reached by appending...
 _ADOPTED = "l"  # ...or the head of events recorded before MACs existed, adopted once (`docsign init`)
 _TAIL_BYTES = 512
@@ -154,27 +156,35 @@ def record(session: Session, actor: str, action: str, *, agency_id: int | None =
     """Append an event in the caller's transaction (it commits or rolls back with the change it records);
     its chain's head goes to the head file once that transaction commits."""
     settings = _settings_for(session)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key, :chain)"),
-                        {"key": _ADVISORY_LOCK, "chain": agency_id or 0})
-    elif dialect == "sqlite":
-        # Take SQLite's write lock before reading the chain's head: a transaction that has not written
-        # yet reads without it, and two such writers would both extend the same head (a forked chain).
-        session.execute(text("UPDATE audit_events SET id = id WHERE 0"))
-    same_chain = AuditEvent.agency_id.is_(None) if agency_id is None else AuditEvent.agency_id == agency_id
-    last = session.execute(select(AuditEvent.hash, AuditEvent.seq).where(same_chain)
-                           .order_by(AuditEvent.id.desc()).limit(1)).first()
+    # The chain's head this transaction appended last: it still holds the chain's lock (taken below until
+    # commit), so a batch of events in one transaction reads and locks the head once.
+    heads: dict[int | None, tuple[str, int]] = transaction_memo(session, _HEADS)
+    head = heads.get(agency_id)
+    if head is None:
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key, :chain)"),
+                            {"key": _ADVISORY_LOCK, "chain": agency_id or 0})
+        elif dialect == "sqlite":
+            # Take SQLite's write lock before reading the chain's head: a transaction that has not written
+            # yet reads without it, and two such writers would both extend the same head (a forked chain).
+            session.execute(text("UPDATE audit_events SET id = id WHERE 0"))
+        same_chain = AuditEvent.agency_id.is_(None) if agency_id is None else AuditEvent.agency_id == agency_id
+        last = session.execute(select(AuditEvent.hash, AuditEvent.seq).where(same_chain)
+                               .order_by(AuditEvent.id.desc()).limit(1)).first()
+        head = (last.hash, _chain_length(session, agency_id) if last.seq is None else last.seq) if last \
+            else (GENESIS, 0)
     event = AuditEvent(
         created_at=utcnow().replace(microsecond=0), actor=actor, agency_id=agency_id, action=action,
         object_type=object_type, object_id=None if object_id is None else str(object_id), details=details or {},
     )
-    event.prev_hash = last.hash if last else GENESIS
-    event.seq = (_chain_length(session, agency_id) if last and last.seq is None else (last.seq if last else 0)) + 1
+    event.prev_hash = head[0]
+    event.seq = head[1] + 1
     event.hash = _digest(event.prev_hash, event)
     event.mac = _mac(_key(settings), agency_id, event.seq, event.hash)
     session.add(event)
     session.flush()
+    heads[agency_id] = (event.hash, event.seq)
     pending: dict[int | None, tuple[Settings, Anchor]] = session.info.setdefault(_PENDING, {})
     pending[agency_id] = (settings, Anchor(agency_id, event.seq, event.id, event.hash))
     return event

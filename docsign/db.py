@@ -57,6 +57,25 @@ def session_scope(database_url: str) -> Iterator[Session]:
         session.close()
 
 
+def transaction_memo(session: Session, name: str) -> dict:  # type: ignore[type-arg]
+    """A dict that lives as long as the session's current transaction: what the transaction has read or
+    locked once and may reuse (a register book it holds, an audit chain's head, an agency's seal
+    certificates). Forgotten with the transaction, and on any rollback, a savepoint's included."""
+    transaction = session.get_transaction()
+    kept = session.info.get(_MEMO)
+    if kept is None or kept[0] is not transaction:
+        kept = session.info[_MEMO] = (transaction, {})
+    return kept[1].setdefault(name, {})  # type: ignore[no-any-return]
+
+
+_MEMO = "docsign.transaction_memo"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_memo(session: Session, _previous_transaction: object) -> None:
+    session.info.pop(_MEMO, None)
+
+
 def dialect_insert(bind: Engine | Session):  # type: ignore[no-untyped-def]
     """``insert`` of the bind's dialect, for ``on_conflict_do_update``/``do_nothing`` (SQLite and PostgreSQL)."""
     from sqlalchemy.dialects import postgresql, sqlite

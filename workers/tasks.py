@@ -38,8 +38,8 @@ def _dead_letter(task: DocsignTask, args: Any, kwargs: Any, exc: BaseException) 
 @celery_app.task(base=DocsignTask, name=exchange_service.DELIVER_TASK, bind=True, give_up=_dead_letter,
                  ignore_result=True)
 def deliver(self: DocsignTask, delivery_ids: list[int]) -> int:
-    """The recipient's queue: verify each document and file it in the inbox (or answer 02), one
-    transaction per delivery (the relay sends the deliveries waiting for this agency together)."""
+    """The recipient's queue: verify each document and file it in the inbox (or answer 02); the deliveries
+    the relay sent together are filed in one transaction, each alone if one of them fails."""
     return self.each(delivery_ids, "delivery_ids",
                      lambda session, delivery_id: exchange_service.receive(session, self.settings, delivery_id))
 

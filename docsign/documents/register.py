@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+from docsign.db import dialect_insert, transaction_memo
 from docsign.errors import Conflict, InvalidInput
 from docsign.models import (
     Agency,
@@ -106,23 +107,25 @@ def find_book(session: Session, agency_id: int, year: int, kind: BookKind, serie
 
 
 def _locked_book(session: Session, agency_id: int, year: int, kind: BookKind, series: str) -> RegisterBook:
-    """The book, created if need be, locked for the rest of the caller's transaction, freshly read."""
-    book = find_book(session, agency_id, year, kind, series)
+    """The book, created if need be, locked for the rest of the caller's transaction, freshly read.
+
+    One statement takes the lock and reads the book (UPDATE ... RETURNING: the last number the previous
+    holder committed); a transaction that already holds the book's lock (a batch of arrivals) reuses it."""
+    held: dict[tuple[int, int, str, str], RegisterBook] = transaction_memo(session, "docsign.held_books")
+    key = (agency_id, year, kind.value, series)
+    if key in held:
+        return held[key]
+    lock = (update(RegisterBook)
+            .where(RegisterBook.agency_id == agency_id, RegisterBook.year == year, RegisterBook.kind == kind,
+                   RegisterBook.series == series)
+            .values(locked_at=utcnow()).returning(RegisterBook)
+            .execution_options(populate_existing=True, synchronize_session=False))
+    book = session.scalars(lock).one_or_none()
     if book is None:
-        values = {"agency_id": agency_id, "year": year, "kind": kind.value, "series": series, "last_number": 0}
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            session.execute(pg_insert(RegisterBook).values(**values).on_conflict_do_nothing())
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            session.execute(sqlite_insert(RegisterBook).values(**values).on_conflict_do_nothing())
-        book = find_book(session, agency_id, year, kind, series)
-        assert book is not None
-    session.execute(update(RegisterBook).where(RegisterBook.id == book.id).values(locked_at=utcnow())
-                    .execution_options(synchronize_session=False))
-    session.refresh(book)  # read after the lock: the last number the previous holder committed
+        session.execute(dialect_insert(session)(RegisterBook).values(
+            agency_id=agency_id, year=year, kind=kind.value, series=series, last_number=0).on_conflict_do_nothing())
+        book = session.scalars(lock).one()
+    held[key] = book
     return book
 
 
@@ -213,13 +216,16 @@ def printed_number(pdf: bytes) -> PrintedNumber | None:
         root = reader.root
         if "/AcroForm" not in root or "/Fields" not in root["/AcroForm"]:
             return None
-        pending = [ref.get_object() for ref in root["/AcroForm"]["/Fields"]]
+        pending = [(ref.get_object(), None) for ref in root["/AcroForm"]["/Fields"]]
         seen = 0
         while pending and seen < 500:
-            field = pending.pop()
+            field, inherited_type = pending.pop()
             seen += 1
+            field_type = field.raw_get("/FT") if "/FT" in field else inherited_type
             if "/Kids" in field:
-                pending.extend(kid.get_object() for kid in field["/Kids"])
+                pending.extend((kid.get_object(), field_type) for kid in field["/Kids"])
+            if field_type == "/Sig":
+                continue  # its /V is the signature dictionary: reading it would parse the whole CMS hex string
             value = field["/V"] if "/V" in field else None  # noqa: SIM401 ([] dereferences, get() does not)
             if not isinstance(value, str):
                 continue

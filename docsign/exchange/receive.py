@@ -58,7 +58,8 @@ def receive(session: Session, settings: Settings, delivery_id: int) -> Outcome:
     assert exchange.packet_sha256 is not None
     packet_bytes = store.read_bytes(exchange.packet_sha256)
     packet = edxml.parse_document_packet(packet_bytes, max_bytes=max_packet_bytes(settings))
-    if not codes_of(session, delivery.recipient) & {o.organ_id for o in packet.message_header.to}:
+    addressed_to = {o.organ_id for o in packet.message_header.to}
+    if delivery.recipient.code not in addressed_to and not codes_of(session, delivery.recipient) & addressed_to:
         return _reject(session, settings, store, delivery, packet,
                        [f"the packet is not addressed to {delivery.recipient.code}"])
     signature_problems = packet_seals.incoming_problems(session, settings, packet_bytes, exchange.sender)

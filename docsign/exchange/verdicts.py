@@ -1,11 +1,12 @@
 """Checking what is sent and what arrives: the PDF's signatures under the trust store, and whether the
-seal belongs to the sending agency. Verification reports are reused for a few seconds per process
-(:data:`RECEIPT_VERDICTS`), and the verdict recorded when this install issued a document is reused
-when it sends those very bytes (:data:`ISSUED_VERDICTS`)."""
+seal belongs to the sending agency. A verification on receipt serves the other recipients of the same
+bytes in this install for a few seconds (:data:`RECEIPT_VERDICTS`), and the verdict recorded when this
+install issued a document is reused when it sends those very bytes (:data:`ISSUED_VERDICTS`)."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -15,7 +16,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from docsign import verification
 from docsign.config import Settings
+from docsign.db import transaction_memo
 from docsign.errors import InvalidInput
 from docsign.exchange import edxml
 from docsign.models import Agency, KeyKind, KeyRef
@@ -39,54 +41,17 @@ from docsign.verification.report import (
 
 log = logging.getLogger(__name__)
 TRANSIENT_SUB_INDICATIONS = {"TRY_LATER"}
-RECEIPT_VERDICT_SECONDS = 5.0
-"""How long a worker process reuses its verification of the same PDF bytes under the same trust anchors
-(the other recipients of one exchange); see :class:`_ReceiptVerdicts`."""
+
 
 def verify(settings: Settings, pdf: bytes) -> VerificationReport:
     return verification.verify(pdf, settings)  # bounded in time and memory, like the public page
 
 
-class _ReceiptVerdicts:
-    """Verification reports of this process, reused for a few seconds for the same PDF bytes under the
-    same trust anchors: one exchange reaches its recipients as one PDF, often through the same worker
-    process within a second, and verifying it again would give the same report. The key is the SHA-256
-    of the bytes and the fingerprints of the anchors, so different bytes or a changed trust store never
-    share a verdict; the reuse window (RECEIPT_VERDICT_SECONDS) is far shorter than the five minutes for
-    which fetched OCSP responses and CRLs are reused anyway, so no revocation is noticed later than it
-    would be. Reports that say "try later" are never kept. Each recipient still checks the seal
-    against its sender and files the document itself."""
-
-    def __init__(self, ttl_seconds: float = RECEIPT_VERDICT_SECONDS, max_items: int = 64) -> None:
-        self.ttl, self.max_items = ttl_seconds, max_items
-        self._items: dict[tuple[str, str], tuple[float, VerificationReport]] = {}
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def verify(self, settings: Settings, pdf: bytes) -> VerificationReport:
-        key = (hashlib.sha256(pdf).hexdigest(), verification.trust_fingerprint(settings))
-        now = time.monotonic()
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None and found[0] >= now:
-                self.hits += 1
-                return found[1]
-        self.misses += 1
-        report = verification.verify(pdf, settings)
-        if not is_transient(report):
-            with self._lock:
-                for stale in [k for k, (expires, _) in self._items.items() if expires < now]:
-                    del self._items[stale]
-                if len(self._items) < self.max_items:
-                    self._items[key] = (now + self.ttl, report)
-        return report
+def is_transient(report: VerificationReport) -> bool:
+    return any(s.indication is Indication.INDETERMINATE and s.sub_indication in TRANSIENT_SUB_INDICATIONS
+               for s in report.signatures)
 
 
-RECEIPT_VERDICTS = _ReceiptVerdicts()
-
-ISSUED_VERDICT_SECONDS = 600
-"""How long the verdict recorded when this install issued (sealed) a document is reused by a send of the
-same bytes; see :class:`_IssuedVerdicts`."""
 VERDICTS_DIR = "verdicts"
 
 
@@ -100,31 +65,24 @@ def verdict_fingerprint(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-class _IssuedVerdicts:
-    """Verdicts of the documents this install issued, reused when it sends them.
+class _KeptVerdicts:
+    """Verification reports kept for ``ttl_seconds`` in ``<data dir>/verdicts/<kind>/`` (shared by the web
+    workers, the CLI and the workers, like the blobs) under the SHA-256 of the bytes and
+    :func:`verdict_fingerprint`: other bytes, a changed trust store or fetch policy, or an older report
+    are never reused. ``keep`` says which reports are worth keeping."""
 
-    Issuing seals the document and verifies the result once (:func:`record_issued`); the verdict is kept in
-    ``<data dir>/verdicts/`` (shared by the web workers, the CLI and the workers, like the blobs) under the
-    SHA-256 of the bytes and :func:`verdict_fingerprint`. Sending those bytes within
-    :data:`ISSUED_VERDICT_SECONDS` under the same trust configuration uses the verdict instead of verifying
-    the seal this install made minutes earlier; anything else (other bytes, a changed trust store or fetch
-    policy, an older verdict, one that did not pass) is verified afresh. Only the sender's own check is
-    spared: every recipient still verifies the document on receipt, and a seal revoked in the meantime is
-    refused there (02) as it would be had the sender not sent it."""
-
-    def __init__(self, ttl_seconds: float = ISSUED_VERDICT_SECONDS) -> None:
-        self.ttl = ttl_seconds
-        self.reused = self.verified = 0
+    def __init__(self, kind: str, ttl_seconds: float, keep: Callable[[VerificationReport], bool]) -> None:
+        self.kind, self.ttl, self.keep = kind, ttl_seconds, keep
         self._pruned_at = 0.0
 
     def _path(self, settings: Settings, sha256: str, fingerprint: str) -> Path:
-        return settings.data_dir / VERDICTS_DIR / f"{sha256}-{fingerprint[:32]}.json"
+        return settings.data_dir / VERDICTS_DIR / self.kind / f"{sha256}-{fingerprint[:32]}.json"
 
-    def record(self, settings: Settings, report: VerificationReport) -> None:
-        """Keep ``report`` (of the bytes whose SHA-256 it names) when every signature passed."""
-        if report.indication is not Indication.TOTAL_PASSED:
+    def record(self, settings: Settings, report: VerificationReport, fingerprint: str | None = None) -> None:
+        """Keep ``report`` (of the bytes whose SHA-256 it names) when ``keep`` says so."""
+        if not self.keep(report):
             return
-        fingerprint = verdict_fingerprint(settings)
+        fingerprint = fingerprint or verdict_fingerprint(settings)
         path = self._path(settings, report.document.sha256, fingerprint)
         body = json.dumps({"sha256": report.document.sha256, "fingerprint": fingerprint, "recorded_at": time.time(),
                            "report": report_to_record(report)}).encode()
@@ -136,23 +94,22 @@ class _IssuedVerdicts:
                 out.write(body)
             os.replace(tmp, path)  # whole or absent: a reader never sees half a verdict
         except OSError:
-            log.warning("the verdict of %s could not be kept; its send will verify it again", path.name)
+            log.warning("the verdict %s could not be kept; the next use verifies again", path.name)
 
     def _prune(self, directory: Path) -> None:
-        """Drop verdicts past their use (at most once per TTL per process)."""
-        now = time.time()
-        if self._pruned_at > now - self.ttl:
+        """Drop verdicts and lock files past their use (at most once a minute per process)."""
+        now, age = time.time(), max(self.ttl, 60)
+        if self._pruned_at > now - age:
             return
         self._pruned_at = now
         for entry in os.scandir(directory):
             with contextlib.suppress(OSError):
-                if entry.stat().st_mtime < now - self.ttl:
+                if entry.stat().st_mtime < now - age:
                     os.unlink(entry.path)
 
-    def kept(self, settings: Settings, pdf: bytes) -> VerificationReport | None:
-        """The verdict recorded for these bytes under this trust configuration, while it is fresh."""
-        sha256 = hashlib.sha256(pdf).hexdigest()
-        fingerprint = verdict_fingerprint(settings)
+    def kept(self, settings: Settings, sha256: str, fingerprint: str | None = None) -> VerificationReport | None:
+        """The report kept for these bytes under this trust configuration, while it is fresh."""
+        fingerprint = fingerprint or verdict_fingerprint(settings)
         path = self._path(settings, sha256, fingerprint)
         try:
             record = json.loads(path.read_bytes())
@@ -167,9 +124,101 @@ class _IssuedVerdicts:
             return None
         return report if report.document.sha256 == sha256 else None
 
+    @contextlib.contextmanager
+    def exclusive(self, settings: Settings, sha256: str, fingerprint: str) -> Iterator[None]:
+        """Hold these bytes' lock file (``flock``) across the processes of this install: the second to ask
+        waits for the first one's report instead of verifying the same bytes alongside it."""
+        path = self._path(settings, sha256, fingerprint).with_suffix(".lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            yield  # no lock file (a read-only data dir): verifying twice is only slower
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+RECEIPT_VERDICT_SECONDS = 5.0
+"""How long one verification on receipt serves the other recipients of the same PDF bytes in this install
+(one exchange reaches its recipients at about the same time); see :class:`_ReceiptVerdicts`."""
+
+
+class _ReceiptVerdicts:
+    """Verification on receipt, once per PDF for the recipients of one exchange in this install.
+
+    One exchange reaches its recipients as one PDF within a second or two, through the same or other
+    worker processes; verifying it again for each would give the same report. So the report is kept for
+    RECEIPT_VERDICT_SECONDS, in this process and in ``<data dir>/verdicts/received/``, under the SHA-256
+    of the bytes and :func:`verdict_fingerprint`; a worker that finds another verifying the same bytes
+    waits for its report. The reuse window is far shorter than the five minutes for which fetched OCSP
+    responses and CRLs are reused anyway, so no revocation is noticed later than it would be. Reports that
+    say "try later" are never kept. Each recipient still checks the seal against its sender and files
+    the document itself."""
+
+    def __init__(self, ttl_seconds: float = RECEIPT_VERDICT_SECONDS, max_items: int = 64) -> None:
+        self.ttl, self.max_items = ttl_seconds, max_items
+        self.files = _KeptVerdicts("received", ttl_seconds, keep=lambda report: not is_transient(report))
+        self._items: dict[tuple[str, str], tuple[float, VerificationReport]] = {}
+        self._lock = threading.Lock()
+        self.hits = self.shared = self.misses = 0
+
+    def verify(self, settings: Settings, pdf: bytes) -> VerificationReport:
+        key = (hashlib.sha256(pdf).hexdigest(), verdict_fingerprint(settings))
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found[0] >= time.monotonic():
+                self.hits += 1
+                return found[1]
+        with self.files.exclusive(settings, *key):
+            report = self.files.kept(settings, *key)
+            if report is not None:
+                self.shared += 1
+            else:
+                self.misses += 1
+                report = verification.verify(pdf, settings)
+                self.files.record(settings, report, key[1])
+        if not is_transient(report):
+            now = time.monotonic()
+            with self._lock:
+                for stale in [k for k, (expires, _) in self._items.items() if expires < now]:
+                    del self._items[stale]
+                if len(self._items) < self.max_items:
+                    self._items[key] = (now + self.ttl, report)
+        return report
+
+
+RECEIPT_VERDICTS = _ReceiptVerdicts()
+
+ISSUED_VERDICT_SECONDS = 600
+"""How long the verdict recorded when this install issued (sealed) a document is reused by a send of the
+same bytes; see :class:`_IssuedVerdicts`."""
+
+
+class _IssuedVerdicts:
+    """Verdicts of the documents this install issued, reused when it sends them.
+
+    Issuing seals the document and verifies the result once (:func:`record_issued`); the verdict is kept in
+    ``<data dir>/verdicts/issued/`` when every signature passed. Sending those bytes within
+    :data:`ISSUED_VERDICT_SECONDS` under the same trust configuration uses the verdict instead of verifying
+    the seal this install made minutes earlier; anything else is verified afresh. Only the sender's own
+    check is spared: every recipient still verifies the document on receipt, and a seal revoked in the
+    meantime is refused there (02) as it would be had the sender not sent it."""
+
+    def __init__(self, ttl_seconds: float = ISSUED_VERDICT_SECONDS) -> None:
+        self.files = _KeptVerdicts("issued", ttl_seconds,
+                                   keep=lambda report: report.indication is Indication.TOTAL_PASSED)
+        self.reused = self.verified = 0
+
+    def record(self, settings: Settings, report: VerificationReport) -> None:
+        self.files.record(settings, report)
+
     def verify(self, settings: Settings, pdf: bytes) -> VerificationReport:
         """The kept verdict of these bytes, else a verification now."""
-        report = self.kept(settings, pdf)
+        report = self.files.kept(settings, hashlib.sha256(pdf).hexdigest())
         if report is not None:
             self.reused += 1
             return report
@@ -223,11 +272,8 @@ def seal_owned_by(session: Session, signers: Sequence[Signer], agency: Agency) -
 def registered_seals(session: Session, agency: Agency) -> list[asn1_x509.Certificate]:
     """The agency's registered seal certificates, read once per transaction (a receipt checks its
     packet's seal and its document's; a batch of status packets checks each recipient's)."""
-    transaction = session.get_transaction()
-    kept = session.info.get("docsign.registered_seals")
-    if kept is None or kept[0] is not transaction:  # a key registered meanwhile is seen by the next transaction
-        kept = session.info["docsign.registered_seals"] = (transaction, {})
-    memo: dict[int, list[asn1_x509.Certificate]] = kept[1]
+    # a key registered meanwhile is seen by the next transaction
+    memo: dict[int, list[asn1_x509.Certificate]] = transaction_memo(session, "docsign.registered_seals")
     if agency.id not in memo:
         memo[agency.id] = [parsed.certificate(der) for der in session.scalars(select(KeyRef.certificate_der).where(
             KeyRef.agency_id == agency.id, KeyRef.kind == KeyKind.SEAL))]
@@ -280,9 +326,3 @@ def _pdf_in_zip(attachment: edxml.Attachment, max_bytes: int) -> bytes | None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
         raise InvalidInput(f"{path} is not a readable zip file ({exc})") from None
     return None
-
-
-def is_transient(report: VerificationReport) -> bool:
-    return any(s.indication is Indication.INDETERMINATE and s.sub_indication in TRANSIENT_SUB_INDICATIONS
-               for s in report.signatures)
-

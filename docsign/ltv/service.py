@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from docsign import aio, audit, metrics
 from docsign.config import Settings
+from docsign.db import dialect_insert
 from docsign.errors import DocsignError, InvalidInput, NotFound
 from docsign.models import Document, DocumentRevision, LtvRecord, OutboxMessage, utcnow
 from docsign.storage import BlobStore
@@ -270,10 +271,11 @@ class Outcome:
 def track(session: Session, document: Document) -> None:
     """Keep ``document``'s evidence from now on: its extension is queued in the caller's transaction."""
     session.flush()
-    if session.scalar(select(LtvRecord.id).where(LtvRecord.document_id == document.id)) is not None:
-        return
-    session.add(LtvRecord(document_id=document.id, state=LtvState.PENDING))
-    session.add(OutboxMessage(task_name=MAINTAIN_TASK, queue=QUEUE, payload={"document_id": document.id}))
+    added = session.scalar(dialect_insert(session)(LtvRecord)
+                           .values(document_id=document.id, state=LtvState.PENDING)
+                           .on_conflict_do_nothing(index_elements=["document_id"]).returning(LtvRecord.id))
+    if added is not None:  # a document already kept is not queued again
+        session.add(OutboxMessage(task_name=MAINTAIN_TASK, queue=QUEUE, payload={"document_id": document.id}))
 
 
 def _due(record: LtvRecord, now: dt.datetime, before_days: int) -> bool:

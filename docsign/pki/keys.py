@@ -158,20 +158,19 @@ def key_spec_for(session: Any, keyref: str, settings: Settings,
     from docsign import models
 
     kind, _, ident = keyref.partition(":")
+    owner: type[models.Agency] | type[models.User]
     if kind == "agency":
-        owner = session.scalar(select(models.Agency).where(models.Agency.code == ident))
-        wanted = models.KeyKind.SEAL
-        owner_filter = models.KeyRef.agency_id == getattr(owner, "id", None)
+        owner, wanted, named = models.Agency, models.KeyKind.SEAL, models.Agency.code == ident
+        owned = models.KeyRef.agency_id == models.Agency.id
     else:
-        owner = session.scalar(select(models.User).where(models.User.login == ident))
-        wanted = models.KeyKind.PERSONAL
-        owner_filter = models.KeyRef.user_id == getattr(owner, "id", None)
-    if owner is None:
-        raise KeyNotFound(f"no {kind} {ident!r} is registered")
-    row = session.scalar(select(models.KeyRef)
-                         .where(owner_filter, models.KeyRef.kind == wanted, models.KeyRef.active.is_(True))
-                         .order_by(models.KeyRef.id.desc()))
+        owner, wanted, named = models.User, models.KeyKind.PERSONAL, models.User.login == ident
+        owned = models.KeyRef.user_id == models.User.id
+    row = session.scalar(select(models.KeyRef).join(owner, owned)
+                         .where(named, models.KeyRef.kind == wanted, models.KeyRef.active.is_(True))
+                         .order_by(models.KeyRef.id.desc()).limit(1))
     if row is None:
+        if session.scalar(select(owner.id).where(named)) is None:
+            raise KeyNotFound(f"no {kind} {ident!r} is registered")
         raise KeyNotFound(f"{kind} {ident!r} has no registered {wanted.value} key (an admin registers it)")
     if row.passphrase_env:
         passphrase = passphrase_from_env(row.passphrase_env, environ, required=True)

@@ -168,3 +168,34 @@ def test_each_agency_has_its_own_audit_chain(session):
     session.commit()
     check = audit.verify_chain(session)
     assert not check.intact and check.first_broken_id == second_chain[2].id
+
+
+def test_a_transaction_reads_a_chains_head_once_and_again_after_a_savepoint_is_undone(session):
+    """Events appended in one transaction chain on the head it read (and locked) first; an event appended
+    in a savepoint that is rolled back is not what the next one links to."""
+    from sqlalchemy import event as orm_event
+
+    audit.record(session, "system", "test.event", details={"i": 0})
+    session.commit()
+    head_reads: list[str] = []
+
+    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        if "FROM audit_events" in statement:
+            head_reads.append(statement)
+
+    engine = session.get_bind()
+    orm_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        first = audit.record(session, "system", "test.event", details={"i": 1})
+        second = audit.record(session, "system", "test.event", details={"i": 2})
+        assert len(head_reads) == 1 and second.prev_hash == first.hash and second.seq == first.seq + 1
+        with pytest.raises(RuntimeError), session.begin_nested():
+            audit.record(session, "system", "test.event", details={"i": "undone"})
+            raise RuntimeError("undo the savepoint")
+        third = audit.record(session, "system", "test.event", details={"i": 3})
+    finally:
+        orm_event.remove(engine, "before_cursor_execute", seen)
+    session.commit()
+    assert len(head_reads) == 2  # read again after the savepoint was undone
+    assert third.prev_hash == second.hash and third.seq == second.seq + 1
+    assert audit.verify_chain(session).intact and audit.verify_chain(session).events == 4
