@@ -114,8 +114,9 @@ def _kids(parent: etree._Element | None, *names: str) -> list[etree._Element]:
 
 
 def _kid(parent: etree._Element | None, *names: str) -> etree._Element | None:
-    found = _kids(parent, *names)
-    return found[0] if found else None
+    if parent is None:
+        return None
+    return next((c for c in parent if isinstance(c.tag, str) and _local(c) in names), None)  # the first only
 
 
 
