@@ -34,6 +34,12 @@ library's own function as the reference (and the fallback, where one is needed),
   process already parsed from the same DER bytes (bounded LRU), so what asn1crypto and certvalidator
   derived from it once (names, keys, extensions) is reused. Same bytes, same certificate: the result
   differs from pyHanko's only in object identity.
+* **DSS certificates.** pyHanko reads a document security store's certificates with
+  ``Certificate.load`` and keys them by ``issuer_serial`` (a hash of the issuer name, computed anew for
+  each parse): the same CA and responder certificates in every B-LT document. :class:`DssCertificates`
+  stands for asn1crypto's ``Certificate`` in pyHanko's ``dss`` module (which only calls its ``load``)
+  and gives this process's parse of the same DER bytes when there is one (the bounded LRU above),
+  otherwise asn1crypto's fresh parse (raising as it does), then remembered.
 * **Issuer and serial matches.** To find the signer's certificate in a CMS bag, and to check the
   signing-certificate attribute, pyHanko compares the issuer names of each candidate by RFC 5280 rules
   (asn1crypto's string preparation of every attribute, each time): about a sixth of a 1-page B-LT
@@ -242,6 +248,18 @@ class _Certificates(_Lru):
 CERTIFICATES = _Certificates(CERTIFICATE_CACHE_SIZE)
 
 
+class DssCertificates:
+    """asn1crypto's ``Certificate`` as pyHanko's ``dss`` module uses it (``Certificate.load`` only),
+    answered from :data:`CERTIFICATES` for bytes parsed before."""
+
+    @staticmethod
+    def load(encoded_data: bytes, strict: bool = False) -> Any:
+        found = CERTIFICATES.get(encoded_data)
+        if found is not None:
+            return found
+        return CERTIFICATES.interned(x509.Certificate.load(encoded_data, strict=strict))
+
+
 def extract_certificate_info(signed_data: Any) -> Any:
     """pyHanko's certificate extraction, each certificate replaced by this process's parse of the same bytes."""
     info = PYHANKO_EXTRACT_CERTIFICATE_INFO(signed_data)
@@ -358,6 +376,7 @@ def install(version: str | None = None) -> bool:
         module.extract_certificate_info = extract_certificate_info  # type: ignore[attr-defined]
     general.match_issuer_serial = match_issuer_serial  # its callers (signer lookup, ESS cert id) are in general
     general.check_ess_certid = generic_cms.check_ess_certid = check_ess_certid
+    dss.Certificate = DssCertificates  # type: ignore[attr-defined]
     sig_validate.DefaultSignatureValidator.validate_signature = validate_signature  # type: ignore[method-assign]
     _INSTALLED = True
     return True
@@ -377,6 +396,7 @@ def uninstall() -> None:
         module.extract_certificate_info = PYHANKO_EXTRACT_CERTIFICATE_INFO  # type: ignore[attr-defined]
     general.match_issuer_serial = PYHANKO_MATCH_ISSUER_SERIAL
     general.check_ess_certid = generic_cms.check_ess_certid = PYHANKO_CHECK_ESS_CERTID
+    dss.Certificate = x509.Certificate  # type: ignore[attr-defined]
     sig_validate.DefaultSignatureValidator.validate_signature = (  # type: ignore[method-assign]
         CERTVALIDATOR_VALIDATE_SIGNATURE)
     _INSTALLED = False

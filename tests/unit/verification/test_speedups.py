@@ -212,7 +212,7 @@ def test_issuer_and_serial_match_as_in_pyhanko_including_names_equal_in_another_
 
 def test_uninstall_puts_every_library_function_back() -> None:
     from pyhanko.sign import general
-    from pyhanko.sign.validation import generic_cms
+    from pyhanko.sign.validation import dss, generic_cms
     from pyhanko_certvalidator import sig_validate
 
     assert speedups.install()
@@ -226,6 +226,7 @@ def test_uninstall_puts_every_library_function_back() -> None:
         assert general.match_issuer_serial is speedups.PYHANKO_MATCH_ISSUER_SERIAL
         assert general.check_ess_certid is generic_cms.check_ess_certid is speedups.PYHANKO_CHECK_ESS_CERTID
         assert sig_validate.DefaultSignatureValidator.validate_signature is speedups.CERTVALIDATOR_VALIDATE_SIGNATURE
+        assert dss.Certificate is asn1_x509.Certificate
         assert not speedups.installed()
     finally:
         speedups.uninstall()
@@ -375,3 +376,35 @@ def test_ess_certid_matches_as_in_pyhanko_and_the_type_is_part_of_the_key(docs) 
                 assert speedups.check_ess_certid(cert, certid) == speedups.PYHANKO_CHECK_ESS_CERTID(cert, certid)
     assert speedups.check_ess_certid(alice, v2) and not speedups.check_ess_certid(alice, v1)
     assert speedups.check_ess_certid(alice, v1_sha1) and not speedups.check_ess_certid(bob, v2)
+
+
+def _dss_certificates(pdf: bytes) -> dict:  # type: ignore[type-arg]
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    dss = DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(pdf), strict=False))
+    return {key.native if hasattr(key, "native") else key: ref.get_object().data for key, ref in dss.certs.items()}
+
+
+def test_dss_certificates_read_as_pyhanko_reads_them_parsed_once(docs) -> None:  # type: ignore[no-untyped-def]
+    as_shipped = _dss_certificates(docs.b_lt)
+    assert as_shipped
+    speedups.install()
+    assert _dss_certificates(docs.b_lt) == _dss_certificates(docs.b_lt) == as_shipped
+    der = next(iter(as_shipped.values()))
+    assert speedups.DssCertificates.load(der) is speedups.DssCertificates.load(der)
+    assert speedups.DssCertificates.load(der).dump() == der
+
+
+@pytest.mark.parametrize("data", [b"", b"\x30\x03\x02\x01", b"not a certificate", b"\x04\x01\x00"])
+def test_a_broken_dss_certificate_fails_as_in_asn1crypto(data: bytes) -> None:
+    def outcome(load):  # type: ignore[no-untyped-def]
+        try:
+            cert = load(data)
+            return ("ok", cert.issuer_serial)
+        except Exception as exc:
+            return ("error", type(exc).__name__, str(exc))
+
+    speedups.install()
+    for _ in range(2):
+        assert outcome(speedups.DssCertificates.load) == outcome(asn1_x509.Certificate.load)
