@@ -95,8 +95,9 @@ CERTIFICATE_CACHE_SIZE = 1024
 NAME_PAIRS_CACHE_SIZE = 4096
 SIGNATURES_CACHE_SIZE = 1024
 ESS_CACHE_SIZE = 1024
-MAX_REMEMBERED_SIGNED_BYTES = 64 * 1024
-"""Signed data longer than this is checked every time (a memo key holds the exact bytes)."""
+MAX_REMEMBERED_SIGNED_BYTES = 16 * 1024
+"""Signed data longer than this (a big CRL) is checked every time: a memo key holds the exact bytes, so this
+bounds the memo to about 16 MiB."""
 _EXTRACTORS = (general, generic_cms, dss, ades)
 """The modules that call ``extract_certificate_info`` by a name of their own."""
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
