@@ -34,12 +34,28 @@ library's own function as the reference (and the fallback, where one is needed),
   process already parsed from the same DER bytes (bounded LRU), so what asn1crypto and certvalidator
   derived from it once (names, keys, extensions) is reused. Same bytes, same certificate: the result
   differs from pyHanko's only in object identity.
+* **DSS certificates.** pyHanko reads a document security store's certificates with
+  ``Certificate.load`` and keys them by ``issuer_serial`` (a hash of the issuer name, computed anew for
+  each parse): the same CA and responder certificates in every B-LT document. :class:`DssCertificates`
+  stands for asn1crypto's ``Certificate`` in pyHanko's ``dss`` module (which only calls its ``load``)
+  and gives this process's parse of the same DER bytes when there is one (the bounded LRU above),
+  otherwise asn1crypto's fresh parse (raising as it does), then remembered.
 * **Issuer and serial matches.** To find the signer's certificate in a CMS bag, and to check the
   signing-certificate attribute, pyHanko compares the issuer names of each candidate by RFC 5280 rules
   (asn1crypto's string preparation of every attribute, each time): about a sixth of a 1-page B-LT
   verification, comparing the same few CA names over and over. :func:`match_issuer_serial` is pyHanko's
   function with that comparison remembered per pair of DER encodings (bounded LRU); a comparison that
   raises is not remembered, so it raises (or, for ValueError, fails the match) as in pyHanko every time.
+* **Signature checks.** A verification checks about nine signatures; all but the document's own and its
+  timestamp's are the same every time (the CA's on the signer's and the TSA's certificates, the OCSP
+  responder's on the same OCSP responses). :func:`validate_signature` is
+  certvalidator's check with its successes remembered, keyed on every input's exact bytes (signature,
+  signed bytes, public key, algorithm and context): a success for those bytes is a success again, and
+  anything else (other bytes, a failure) is checked by certvalidator, so a bad signature raises every time.
+* **ESS signing-certificate matches.** Checking that a signature's signing-certificate(-v2) attribute
+  names the signer's certificate hashes and compares the same certificate for every document of a
+  signer (five times per verification). :func:`check_ess_certid` is pyHanko's function with its answer
+  (True or False; it has no other outcome) remembered per (certificate DER, ESSCertID type and DER).
 """
 
 from __future__ import annotations
@@ -59,6 +75,7 @@ from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 from pyhanko.sign import general
 from pyhanko.sign.validation import ades, dss, generic_cms
 from pyhanko.version import __version__ as PYHANKO_VERSION
+from pyhanko_certvalidator import sig_validate
 
 PYHANKO_READ_HEX_STRING = generic.read_hex_string_from_stream
 """pyHanko's original reader (the reference, and the fallback)."""
@@ -70,8 +87,17 @@ PYHANKO_EXTRACT_CERTIFICATE_INFO = general.extract_certificate_info
 """pyHanko's extraction of a SignedData's certificates (signer's, others, attribute certificates)."""
 PYHANKO_MATCH_ISSUER_SERIAL = general.match_issuer_serial
 """pyHanko's match of an IssuerAndSerialNumber / IssuerSerial against a certificate."""
+PYHANKO_CHECK_ESS_CERTID = general.check_ess_certid
+"""pyHanko's match of an ESSCertID(v2) against a certificate."""
+CERTVALIDATOR_VALIDATE_SIGNATURE = sig_validate.DefaultSignatureValidator.validate_signature
+"""certvalidator's signature check (the validator every ValidationContext uses by default)."""
 CERTIFICATE_CACHE_SIZE = 1024
 NAME_PAIRS_CACHE_SIZE = 4096
+SIGNATURES_CACHE_SIZE = 1024
+ESS_CACHE_SIZE = 1024
+MAX_REMEMBERED_SIGNED_BYTES = 16 * 1024
+"""Signed data longer than this (a big CRL) is checked every time: a memo key holds the exact bytes, so this
+bounds the memo to about 16 MiB."""
 _EXTRACTORS = (general, generic_cms, dss, ades)
 """The modules that call ``extract_certificate_info`` by a name of their own."""
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -205,6 +231,13 @@ class _Lru:
                 self._items.popitem(last=False)
             return value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
 
 class _Certificates(_Lru):
     """Parsed certificates by DER encoding."""
@@ -214,6 +247,18 @@ class _Certificates(_Lru):
 
 
 CERTIFICATES = _Certificates(CERTIFICATE_CACHE_SIZE)
+
+
+class DssCertificates:
+    """asn1crypto's ``Certificate`` as pyHanko's ``dss`` module uses it (``Certificate.load`` only),
+    answered from :data:`CERTIFICATES` for bytes parsed before."""
+
+    @staticmethod
+    def load(encoded_data: bytes, strict: bool = False) -> Any:
+        found = CERTIFICATES.get(encoded_data)
+        if found is not None:
+            return found
+        return CERTIFICATES.interned(x509.Certificate.load(encoded_data, strict=strict))
 
 
 def extract_certificate_info(signed_data: Any) -> Any:
@@ -253,6 +298,42 @@ def match_issuer_serial(expected_issuer_serial: Any, cert: Any) -> bool:
         expected_issuer = expected_issuer[0].chosen
     issuer_match = _names_equal(expected_issuer, cert.issuer)
     return issuer_match and expected_issuer_serial["serial_number"] == serial_asn1  # type: ignore[no-any-return]
+
+
+VALID_SIGNATURES = _Lru(SIGNATURES_CACHE_SIZE)
+"""(signature, signed bytes, public key DER, algorithm DER, context) -> True, for checks that passed."""
+
+
+def _signature_key(signature: Any, signed_data: Any, public_key_info: Any, signature_algorithm: Any,
+                   context: Any) -> tuple[Any, ...] | None:
+    if len(signed_data) > MAX_REMEMBERED_SIGNED_BYTES:
+        return None
+    return (bytes(signature), bytes(signed_data), public_key_info.dump(), signature_algorithm.dump(),
+            context.contextual_md_algorithm, context.prehashed)
+
+
+def validate_signature(validator: Any, signature: Any, signed_data: Any, public_key_info: Any,
+                       signature_algorithm: Any, context: Any = sig_validate.DEFAULT_VALIDATION_CONTEXT) -> None:
+    """certvalidator's ``DefaultSignatureValidator.validate_signature`` (a method), successes remembered."""
+    key = _signature_key(signature, signed_data, public_key_info, signature_algorithm, context)
+    if key is not None and VALID_SIGNATURES.get(key):
+        return
+    CERTVALIDATOR_VALIDATE_SIGNATURE(validator, signature, signed_data, public_key_info, signature_algorithm, context)
+    if key is not None:  # only reached when the check passed (a failure raises)
+        VALID_SIGNATURES.put(key, True)
+
+
+ESS_MATCHES = _Lru(ESS_CACHE_SIZE)
+"""(certificate DER, ESSCertID class, ESSCertID DER) -> whether pyHanko's check_ess_certid matched."""
+
+
+def check_ess_certid(cert: Any, certid: Any) -> bool:
+    """pyHanko's ``check_ess_certid``, its answer remembered for these exact bytes."""
+    key = (cert.dump(), type(certid), certid.dump())
+    known = ESS_MATCHES.get(key)
+    if known is not None:
+        return bool(known)
+    return bool(ESS_MATCHES.put(key, bool(PYHANKO_CHECK_ESS_CERTID(cert, certid))))
 
 
 SUPPORTED_PYHANKO = ("0.38.",)
@@ -295,6 +376,9 @@ def install(version: str | None = None) -> bool:
     for module in _EXTRACTORS:
         module.extract_certificate_info = extract_certificate_info  # type: ignore[attr-defined]
     general.match_issuer_serial = match_issuer_serial  # its callers (signer lookup, ESS cert id) are in general
+    general.check_ess_certid = generic_cms.check_ess_certid = check_ess_certid
+    dss.Certificate = DssCertificates  # type: ignore[attr-defined]
+    sig_validate.DefaultSignatureValidator.validate_signature = validate_signature  # type: ignore[method-assign]
     _INSTALLED = True
     return True
 
@@ -312,4 +396,8 @@ def uninstall() -> None:
     for module in _EXTRACTORS:
         module.extract_certificate_info = PYHANKO_EXTRACT_CERTIFICATE_INFO  # type: ignore[attr-defined]
     general.match_issuer_serial = PYHANKO_MATCH_ISSUER_SERIAL
+    general.check_ess_certid = generic_cms.check_ess_certid = PYHANKO_CHECK_ESS_CERTID
+    dss.Certificate = x509.Certificate  # type: ignore[attr-defined]
+    sig_validate.DefaultSignatureValidator.validate_signature = (  # type: ignore[method-assign]
+        CERTVALIDATOR_VALIDATE_SIGNATURE)
     _INSTALLED = False

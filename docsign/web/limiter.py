@@ -4,6 +4,10 @@ The counters live in Redis when the install has it (``DOCSIGN_RATELIMIT_STORAGE`
 broker when the broker is Redis), otherwise in the main database (:class:`DatabaseStorage`, a
 storage for the ``limits`` library): one SQL upsert per counted request, atomic on SQLite and
 PostgreSQL alike, so N gunicorn workers share one budget instead of N.
+
+One round trip per counted request (:class:`CountingFixedWindow`): the increment also returns the
+window's expiry, which the response's X-RateLimit-* and Retry-After headers are made from, instead of
+asking the store twice more (count, then expiry) after the view.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_app_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits.storage import Storage
+from limits import RateLimitItem
+from limits.storage import RedisStorage, Storage
+from limits.strategies import FixedWindowRateLimiter
+from limits.util import WindowStats
 from sqlalchemy import case, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -49,6 +56,10 @@ class DatabaseStorage(Storage):
         return SQLAlchemyError
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return self.incr_window(key, expiry, amount)[0]
+
+    def incr_window(self, key: str, expiry: int, amount: int = 1) -> tuple[int, float]:
+        """:meth:`incr` that also returns when the window ends (seconds since the epoch)."""
         now = time.time()
         table = RateLimitCounter.__table__
         insert = dialect_insert(self.engine)(table)
@@ -57,12 +68,12 @@ class DatabaseStorage(Storage):
             index_elements=[table.c.key],
             set_={"count": case((expired, amount), else_=table.c.count + amount),
                   "expires_at": case((expired, now + expiry), else_=table.c.expires_at)},
-        ).returning(table.c.count)
+        ).returning(table.c.count, table.c.expires_at)
         with self.engine.begin() as conn:
-            count = conn.execute(statement).scalar_one()
+            count, expires_at = conn.execute(statement).one()
             if random.random() < SWEEP_PROBABILITY:  # housekeeping, not security
                 conn.execute(delete(table).where(table.c.expires_at <= now))
-        return int(count)
+        return int(count), float(expires_at)
 
     def get(self, key: str) -> int:
         row = self._row(key)
@@ -95,6 +106,58 @@ class DatabaseStorage(Storage):
         table = RateLimitCounter.__table__
         with self.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.key == key))
+
+
+_REDIS_INCR_WINDOW = """
+local amount = tonumber(ARGV[2])
+local current = redis.call("incrby", KEYS[1], amount)
+if tonumber(current) == amount then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return {current, redis.call("ttl", KEYS[1])}
+"""
+"""The ``limits`` library's incr_expire.lua, also answering the key's TTL (one round trip for both)."""
+_WINDOWS = "docsign_rate_windows"
+"""Attribute of ``flask.g``: the windows this request counted, by key (the headers' source)."""
+
+
+class CountingFixedWindow(FixedWindowRateLimiter):
+    """The fixed-window strategy Flask-Limiter uses ("fixed-window"), with each hit's count and window
+    end kept for this request, so the headers Flask-Limiter adds after the view need no further query.
+
+    Counting is unchanged: every hit is the store's atomic increment, and the request is refused when
+    the count exceeds the limit. A window this request did not count (a limit only tested) is read from
+    the store as before."""
+
+    def __init__(self, storage: Storage) -> None:
+        super().__init__(storage)
+        self._script: Any = None
+
+    def _incr_window(self, key: str, expiry: int, amount: int) -> tuple[int, float] | None:
+        if isinstance(self.storage, RedisStorage):
+            if self._script is None:
+                self._script = self.storage.get_connection().register_script(_REDIS_INCR_WINDOW)
+            count, ttl = self._script([self.storage.prefixed_key(key)], [expiry, amount])
+            return int(count), max(int(ttl), 0) + time.time()
+        if isinstance(self.storage, DatabaseStorage):
+            return self.storage.incr_window(key, expiry, amount)
+        return None
+
+    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        key = item.key_for(*identifiers)
+        counted = self._incr_window(key, item.get_expiry(), cost)
+        if counted is None:
+            return super().hit(item, *identifiers, cost=cost)
+        count, expires_at = counted
+        if has_app_context():
+            windows = g.setdefault(_WINDOWS, {})
+            windows[key] = WindowStats(expires_at, max(0, item.amount - count))
+        return count <= item.amount
+
+    def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        windows = g.get(_WINDOWS) if has_app_context() else None
+        known = windows.get(item.key_for(*identifiers)) if windows else None
+        return known if known is not None else super().get_window_stats(item, *identifiers)
 
 
 def limit_string(rate: tuple[int, int]) -> str:
@@ -131,6 +194,8 @@ def init_app(app: Flask, app_settings: Settings) -> Limiter:
                       storage_uri=storage_uri, storage_options=options, key_prefix=f"docsign-{install}",
                       swallow_errors=False)  # a store that does not answer must not let a flood through
     limiter.init_app(app)
+    # Flask-Limiter takes a strategy by name only; this one is "fixed-window" counting in one round trip.
+    limiter._limiter = CountingFixedWindow(limiter.storage)
     for endpoint, rate_of in LIMITED_ENDPOINTS.items():
         rate = rate_of(app_settings)
         if rate is not None:

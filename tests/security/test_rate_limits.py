@@ -45,3 +45,21 @@ def test_the_store_is_the_installs_own(site):  # type: ignore[no-untyped-def]
     expected = "DatabaseStorage" if site.ratelimit_storage == "database" else "RedisStorage"
     assert type(store).__name__ == expected
     assert store.check()
+
+
+def test_headers_come_from_the_count_itself(site):  # type: ignore[no-untyped-def]
+    """One store round trip per request: the X-RateLimit-* headers are the increment's own answer, so
+    they count every process's requests and the window's end, as a separate read after the view did."""
+    import time
+
+    first, second = (app_with(site, verify_rate=(3, 3600)).test_client() for _ in range(2))
+    answers = [_verify(client, "198.51.100.40") for client in (first, second, first)]
+    assert [a.status_code for a in answers] == [415] * 3
+    assert [int(a.headers["X-RateLimit-Remaining"]) for a in answers] == [2, 1, 0]
+    assert {int(a.headers["X-RateLimit-Limit"]) for a in answers} == {3}
+    for answer in answers:
+        assert time.time() + 3500 < int(answer.headers["X-RateLimit-Reset"]) <= time.time() + 3602
+    over = _verify(second, "198.51.100.40")
+    assert over.status_code == 429 and over.headers["X-RateLimit-Remaining"] == "0"
+    assert 3500 < int(over.headers["Retry-After"]) <= 3601
+    assert _verify(first, "198.51.100.41").headers["X-RateLimit-Remaining"] == "2"  # its own window

@@ -212,7 +212,8 @@ def test_issuer_and_serial_match_as_in_pyhanko_including_names_equal_in_another_
 
 def test_uninstall_puts_every_library_function_back() -> None:
     from pyhanko.sign import general
-    from pyhanko.sign.validation import generic_cms
+    from pyhanko.sign.validation import dss, generic_cms
+    from pyhanko_certvalidator import sig_validate
 
     assert speedups.install()
     try:
@@ -223,6 +224,9 @@ def test_uninstall_puts_every_library_function_back() -> None:
         assert general.extract_certificate_info is generic_cms.extract_certificate_info \
             is speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO
         assert general.match_issuer_serial is speedups.PYHANKO_MATCH_ISSUER_SERIAL
+        assert general.check_ess_certid is generic_cms.check_ess_certid is speedups.PYHANKO_CHECK_ESS_CERTID
+        assert sig_validate.DefaultSignatureValidator.validate_signature is speedups.CERTVALIDATOR_VALIDATE_SIGNATURE
+        assert dss.Certificate is asn1_x509.Certificate
         assert not speedups.installed()
     finally:
         speedups.uninstall()
@@ -272,3 +276,135 @@ def test_sandbox_workers_verify_with_the_speedups_and_the_same_verdicts(kit, doc
     finally:
         pool.close()
     assert not speedups.installed() and generic.read_hex_string_from_stream is speedups.PYHANKO_READ_HEX_STRING
+
+
+def _lt_material(pdf: bytes):  # type: ignore[no-untyped-def]
+    """The signer's certificate, every certificate the document carries, and its DSS's OCSP responses."""
+    from asn1crypto import ocsp
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    dss = DocumentSecurityStore.read_dss(reader)
+    embedded = reader.embedded_signatures[0]
+    certs = [asn1_x509.Certificate.load(ref.get_object().data) for ref in dss.certs.values()]
+    ocsps = [ocsp.OCSPResponse.load(ref.get_object().data) for ref in dss.ocsps]
+    return embedded.signer_cert, [*certs, *embedded.other_embedded_certs], ocsps
+
+
+def _tampered_ocsp(response):  # type: ignore[no-untyped-def]
+    """The same OCSP response with one bit of its signature flipped (everything else byte for byte)."""
+    from asn1crypto import ocsp
+
+    signature = bytes(response.basic_ocsp_response["signature"])
+    flipped = signature[:-1] + bytes([signature[-1] ^ 1])
+    der = response.dump()
+    assert der.count(signature) == 1
+    return ocsp.OCSPResponse.load(der.replace(signature, flipped))
+
+
+def _chain_outcome(kit, signer, certs, ocsps) -> str:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+
+    context = ValidationContext(trust_roots=[kit.root], other_certs=certs, ocsps=ocsps, allow_fetching=False,
+                                revocation_mode="hard-fail")
+    try:
+        asyncio.run(CertificateValidator(signer, certs, validation_context=context).async_validate_usage(set()))
+    except Exception as exc:
+        return type(exc).__name__
+    return "valid"
+
+
+def test_a_tampered_ocsp_response_still_fails_after_the_genuine_one_passed(kit, docs) -> None:  # type: ignore[no-untyped-def]
+    signer, certs, ocsps = _lt_material(docs.b_lt)
+    tampered = [_tampered_ocsp(r) for r in ocsps]
+    as_shipped = (_chain_outcome(kit, signer, certs, ocsps), _chain_outcome(kit, signer, certs, tampered))
+    assert as_shipped[0] == "valid" and as_shipped[1] != "valid"
+    speedups.install()
+    speedups.VALID_SIGNATURES.clear()
+    for _ in range(2):  # the second time the genuine responses' signatures come from the memo
+        assert (_chain_outcome(kit, signer, certs, ocsps), _chain_outcome(kit, signer, certs, tampered)) == as_shipped
+    assert len(speedups.VALID_SIGNATURES) > 0
+
+
+def test_a_remembered_signature_check_answers_only_its_own_bytes(docs) -> None:  # type: ignore[no-untyped-def]
+    from cryptography.exceptions import InvalidSignature
+    from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
+
+    speedups.install()
+    speedups.VALID_SIGNATURES.clear()
+    bags = [speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO(sd) for sd in _signed_data(docs.two)]
+    alice, bob = (bag.signer_cert for bag in bags)
+    issuer = next(c for c in bags[0].other_certs if c.subject == alice.issuer)
+    assert bob.issuer == alice.issuer and alice.dump() != bob.dump()
+
+    def check(cert, signature: bytes | None = None) -> str:  # type: ignore[no-untyped-def]
+        try:
+            DefaultSignatureValidator().validate_signature(
+                signature if signature is not None else cert["signature_value"].native,
+                cert["tbs_certificate"].dump(), issuer.public_key, cert["signature_algorithm"])
+        except InvalidSignature:
+            return "invalid"
+        return "valid"
+
+    genuine = alice["signature_value"].native
+    for _ in range(2):
+        assert check(alice) == "valid"
+        assert check(bob, genuine) == "invalid"  # alice's signature on bob's certificate
+        assert check(alice, genuine[:-1] + bytes([genuine[-1] ^ 1])) == "invalid"
+    assert len(speedups.VALID_SIGNATURES) == 1  # failures are never remembered
+
+
+def test_ess_certid_matches_as_in_pyhanko_and_the_type_is_part_of_the_key(docs) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    from asn1crypto import tsp
+
+    speedups.install()
+    bags = [speedups.PYHANKO_EXTRACT_CERTIFICATE_INFO(sd) for sd in _signed_data(docs.two)]
+    alice, bob = (bag.signer_cert for bag in bags)
+    sha256 = hashlib.sha256(alice.dump()).digest()
+    v2 = tsp.ESSCertIDv2({"cert_hash": sha256})  # hash algorithm SHA-256 by default, so not encoded
+    v1 = tsp.ESSCertID({"cert_hash": sha256})  # the same DER, but a v1 hash is SHA-1
+    assert v1.dump() == v2.dump()
+    v1_sha1 = tsp.ESSCertID({"cert_hash": hashlib.sha1(alice.dump()).digest()})  # ESSCertID (v1) is SHA-1
+    for _ in range(2):
+        for cert in (alice, bob):
+            for certid in (v2, v1, v1_sha1):
+                assert speedups.check_ess_certid(cert, certid) == speedups.PYHANKO_CHECK_ESS_CERTID(cert, certid)
+    assert speedups.check_ess_certid(alice, v2) and not speedups.check_ess_certid(alice, v1)
+    assert speedups.check_ess_certid(alice, v1_sha1) and not speedups.check_ess_certid(bob, v2)
+
+
+def _dss_certificates(pdf: bytes) -> dict:  # type: ignore[type-arg]
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    dss = DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(pdf), strict=False))
+    return {key.native if hasattr(key, "native") else key: ref.get_object().data for key, ref in dss.certs.items()}
+
+
+def test_dss_certificates_read_as_pyhanko_reads_them_parsed_once(docs) -> None:  # type: ignore[no-untyped-def]
+    as_shipped = _dss_certificates(docs.b_lt)
+    assert as_shipped
+    speedups.install()
+    assert _dss_certificates(docs.b_lt) == _dss_certificates(docs.b_lt) == as_shipped
+    der = next(iter(as_shipped.values()))
+    assert speedups.DssCertificates.load(der) is speedups.DssCertificates.load(der)
+    assert speedups.DssCertificates.load(der).dump() == der
+
+
+@pytest.mark.parametrize("data", [b"", b"\x30\x03\x02\x01", b"not a certificate", b"\x04\x01\x00"])
+def test_a_broken_dss_certificate_fails_as_in_asn1crypto(data: bytes) -> None:
+    def outcome(load):  # type: ignore[no-untyped-def]
+        try:
+            cert = load(data)
+            return ("ok", cert.issuer_serial)
+        except Exception as exc:
+            return ("error", type(exc).__name__, str(exc))
+
+    speedups.install()
+    for _ in range(2):
+        assert outcome(speedups.DssCertificates.load) == outcome(asn1_x509.Certificate.load)
