@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event as orm_event
+from sqlalchemy import inspect as orm_inspect
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -182,11 +183,10 @@ def record(session: Session, actor: str, action: str, *, agency_id: int | None =
     event.seq = head[1] + 1
     event.hash = _digest(event.prev_hash, event)
     event.mac = _mac(_key(settings), agency_id, event.seq, event.hash)
-    session.add(event)
-    session.flush()
+    session.add(event)  # inserted with the transaction's next flush: a receipt's rows go out together
     heads[agency_id] = (event.hash, event.seq)
-    pending: dict[int | None, tuple[Settings, Anchor]] = session.info.setdefault(_PENDING, {})
-    pending[agency_id] = (settings, Anchor(agency_id, event.seq, event.id, event.hash))
+    pending: dict[int | None, list[tuple[Settings, AuditEvent, int, str]]] = session.info.setdefault(_PENDING, {})
+    pending.setdefault(agency_id, []).append((settings, event, event.seq, event.hash))
     return event
 
 
@@ -200,7 +200,15 @@ def _chain_length(session: Session, agency_id: int | None) -> int:
 @orm_event.listens_for(Session, "after_commit")
 def _anchor_committed(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
-    for settings, anchor in (pending or {}).values():
+    for chain, events in (pending or {}).items():
+        # The chain's last event that was written (one recorded in a savepoint that was rolled back never was);
+        # its id from the identity key, as reading an attribute after a commit may mean a query.
+        written = [(settings, seq, digest, orm_inspect(event).identity) for settings, event, seq, digest in events
+                   if orm_inspect(event).identity is not None]
+        if not written:
+            continue
+        settings, seq, digest, identity = written[-1]
+        anchor = Anchor(chain, seq, identity[0], digest)
         try:
             append_anchor(settings, anchor)
         except OSError:  # committed is committed: say so loudly; verify reports the event as not anchored
@@ -212,6 +220,8 @@ def _anchor_committed(session: Session) -> None:
 
 @orm_event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: its events are no longer in the session, and the ones before it still count
     session.info.pop(_PENDING, None)
 
 

@@ -345,13 +345,14 @@ def register_arrival(session: Session, document: Document, *, agency_id: int, is
     are new arrivals."""
     arrived_at = arrived_at or utcnow()
     arrived_on = arrived_at.astimezone(VN_TZ).date()
-    book = _locked_book(session, agency_id, arrived_on.year, BookKind.INCOMING, "")
     code_number = _normal_code_number(document.code_number)
     original = None
-    if business_type == 0:
-        original = first_arrival(session, agency_id, edxml_document_id=edxml_document_id, issuer_code=issuer.code,
-                                 code_number=code_number, code_notation=document.code_notation,
-                                 issued_on=document.promulgation_date)
+    with session.no_autoflush:  # the document goes out with its register entry, in the one flush below
+        book = _locked_book(session, agency_id, arrived_on.year, BookKind.INCOMING, "")
+        if business_type == 0:
+            original = first_arrival(session, agency_id, edxml_document_id=edxml_document_id,
+                                     issuer_code=issuer.code, code_number=code_number,
+                                     code_notation=document.code_notation, issued_on=document.promulgation_date)
     number = None if original is not None else book.last_number + 1
     entry = ArrivalEntry(book=book, number=number, arrived_on=arrived_on, arrived_at=arrived_at,
                          issuer_code=issuer.code, issuer_name=issuer.name[:200], code_number=code_number,

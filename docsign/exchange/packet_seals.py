@@ -17,7 +17,6 @@ from docsign.config import Settings
 from docsign.exchange import xmlsig
 from docsign.models import Agency
 from docsign.pki.keys import KeyHandle, key_spec_for, load_key
-from docsign.pki.trust import trust_roots
 from docsign.signing.errors import KeyNotFound
 from docsign.verification.report import Signer
 
@@ -62,7 +61,9 @@ def signature_problems(session: Session, settings: Settings, signature: xmlsig.P
 
 def incoming_problems(session: Session, settings: Settings, packet: bytes, sender: Agency) -> list[str]:
     """Why an incoming packet's XML signature is not acceptable from ``sender`` (empty when it is)."""
-    signature = xmlsig.verify_packet(packet, trust_roots=trust_roots(settings))
+    from docsign.exchange.verdicts import PACKET_VERDICTS
+
+    signature = PACKET_VERDICTS.verify(settings, packet)  # checked once for all recipients of the packet
     if not signature.present or signature.foreign_form:
         if sender.sends_unsigned_packets:
             return []

@@ -182,9 +182,11 @@ def _claim(session: Session, delivery: Delivery, code: StatusCode) -> bool:
     """Move a queued delivery on with a conditional UPDATE; False when another run got there first."""
     target = next_state(delivery.state, code, by=Party.RECEIVER)
     now = utcnow()
-    result = session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.state == delivery.state)
-                             .values(state=target, updated_at=now)
-                             .execution_options(synchronize_session=False))  # set below, without a query
+    table = Delivery.__table__
+    # A Core statement on the session's connection: no ORM bulk-update machinery, no flush of pending rows
+    result = session.connection().execute(update(table).where(table.c.id == delivery.id,
+                                                              table.c.state == delivery.state)
+                                          .values(state=target, updated_at=now))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.expire(delivery)
         return False

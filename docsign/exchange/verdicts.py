@@ -5,6 +5,7 @@ install issued a document is reused when it sends those very bytes (:data:`ISSUE
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import hashlib
@@ -27,8 +28,9 @@ from docsign import verification
 from docsign.config import Settings
 from docsign.db import transaction_memo
 from docsign.errors import InvalidInput
-from docsign.exchange import edxml
+from docsign.exchange import edxml, xmlsig
 from docsign.models import Agency, KeyKind, KeyRef
+from docsign.pki.trust import trust_roots
 from docsign.verification import parsed
 from docsign.verification.report import (
     REPORT_VERSION,
@@ -66,12 +68,14 @@ def verdict_fingerprint(settings: Settings) -> str:
 
 
 class _KeptVerdicts:
-    """Verification reports kept for ``ttl_seconds`` in ``<data dir>/verdicts/<kind>/`` (shared by the web
-    workers, the CLI and the workers, like the blobs) under the SHA-256 of the bytes and
-    :func:`verdict_fingerprint`: other bytes, a changed trust store or fetch policy, or an older report
-    are never reused. ``keep`` says which reports are worth keeping."""
+    """Verdicts kept for ``ttl_seconds`` in ``<data dir>/verdicts/<kind>/`` (shared by the web workers, the
+    CLI and the workers, like the blobs) under the SHA-256 of the bytes and :func:`verdict_fingerprint`:
+    other bytes, a changed trust store or fetch policy, or an older report are never reused. ``keep`` says
+    which verification reports are worth keeping; :meth:`put` and :meth:`get` keep other verdicts (a JSON
+    object each)."""
 
-    def __init__(self, kind: str, ttl_seconds: float, keep: Callable[[VerificationReport], bool]) -> None:
+    def __init__(self, kind: str, ttl_seconds: float,
+                 keep: Callable[[VerificationReport], bool] = lambda _report: True) -> None:
         self.kind, self.ttl, self.keep = kind, ttl_seconds, keep
         self._pruned_at = 0.0
 
@@ -80,21 +84,50 @@ class _KeptVerdicts:
 
     def record(self, settings: Settings, report: VerificationReport, fingerprint: str | None = None) -> None:
         """Keep ``report`` (of the bytes whose SHA-256 it names) when ``keep`` says so."""
-        if not self.keep(report):
-            return
-        fingerprint = fingerprint or verdict_fingerprint(settings)
-        path = self._path(settings, report.document.sha256, fingerprint)
-        body = json.dumps({"sha256": report.document.sha256, "fingerprint": fingerprint, "recorded_at": time.time(),
-                           "report": report_to_record(report)}).encode()
+        if self.keep(report):
+            self.put(settings, report.document.sha256, fingerprint or verdict_fingerprint(settings),
+                     {"report": report_to_record(report)})
+
+    def kept(self, settings: Settings, sha256: str, fingerprint: str | None = None) -> VerificationReport | None:
+        """The report kept for these bytes under this trust configuration, while it is fresh."""
+        verdict = self.get(settings, sha256, fingerprint or verdict_fingerprint(settings))
+        try:
+            report = report_from_record(verdict["report"]) if verdict is not None else None
+        except (ValueError, KeyError, TypeError):
+            log.warning("the kept verdict of %s cannot be read: verifying again", sha256)
+            return None
+        return report if report is not None and report.document.sha256 == sha256 else None
+
+    def put(self, settings: Settings, sha256: str, fingerprint: str, verdict: dict[str, object]) -> None:
+        """Keep ``verdict`` of the bytes ``sha256`` under ``fingerprint`` (a failure to write only costs a
+        second verification)."""
+        path = self._path(settings, sha256, fingerprint)
+        body = json.dumps({**verdict, "sha256": sha256, "fingerprint": fingerprint, "recorded_at": time.time()})
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._prune(path.parent)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".verdict-")
             with os.fdopen(fd, "wb") as out:
-                out.write(body)
+                out.write(body.encode())
             os.replace(tmp, path)  # whole or absent: a reader never sees half a verdict
         except OSError:
             log.warning("the verdict %s could not be kept; the next use verifies again", path.name)
+
+    def get(self, settings: Settings, sha256: str, fingerprint: str) -> dict[str, object] | None:
+        """The verdict kept for these bytes under this fingerprint, while it is fresh."""
+        path = self._path(settings, sha256, fingerprint)
+        try:
+            verdict = json.loads(path.read_bytes())
+            usable = (0 <= time.time() - float(verdict["recorded_at"]) < self.ttl
+                      and verdict["sha256"] == sha256 and verdict["fingerprint"] == fingerprint)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("the kept verdict %s cannot be read: verifying again", path.name)
+            return None
+        if not usable:
+            return None
+        return verdict  # type: ignore[no-any-return]
 
     def _prune(self, directory: Path) -> None:
         """Drop verdicts and lock files past their use (at most once a minute per process)."""
@@ -106,23 +139,6 @@ class _KeptVerdicts:
             with contextlib.suppress(OSError):
                 if entry.stat().st_mtime < now - age:
                     os.unlink(entry.path)
-
-    def kept(self, settings: Settings, sha256: str, fingerprint: str | None = None) -> VerificationReport | None:
-        """The report kept for these bytes under this trust configuration, while it is fresh."""
-        fingerprint = fingerprint or verdict_fingerprint(settings)
-        path = self._path(settings, sha256, fingerprint)
-        try:
-            record = json.loads(path.read_bytes())
-            fresh = 0 <= time.time() - float(record["recorded_at"]) < self.ttl
-            if not fresh or record["sha256"] != sha256 or record["fingerprint"] != fingerprint:
-                return None
-            report = report_from_record(record["report"])
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError):
-            log.warning("the kept verdict %s cannot be read: verifying again", path.name)
-            return None
-        return report if report.document.sha256 == sha256 else None
 
     @contextlib.contextmanager
     def exclusive(self, settings: Settings, sha256: str, fingerprint: str) -> Iterator[None]:
@@ -192,6 +208,44 @@ class _ReceiptVerdicts:
 
 
 RECEIPT_VERDICTS = _ReceiptVerdicts()
+
+
+class _PacketVerdicts:
+    """The XML signature of a packet, checked once for the recipients of one exchange in this install.
+
+    Every recipient of an exchange reads the same packet bytes; the first to check its XML signature keeps
+    a valid one (the signer and its certificate) in ``<data dir>/verdicts/packets/`` for
+    :data:`RECEIPT_VERDICT_SECONDS`, under the SHA-256 of the packet and :func:`verdict_fingerprint`, and
+    the others use it (one waits for another checking the same bytes). A signature that does not verify is
+    never kept: each recipient finds that out for itself. Whose seal made the signature is still decided by
+    each recipient (:func:`docsign.exchange.packet_seals.signature_problems`)."""
+
+    def __init__(self, ttl_seconds: float = RECEIPT_VERDICT_SECONDS) -> None:
+        self.files = _KeptVerdicts("packets", ttl_seconds)
+        self.shared = self.checked = 0
+
+    def verify(self, settings: Settings, packet: bytes) -> xmlsig.PacketSignature:
+        key = (hashlib.sha256(packet).hexdigest(), verdict_fingerprint(settings))
+        with self.files.exclusive(settings, *key):
+            kept = self.files.get(settings, *key)
+            if kept is not None:
+                try:
+                    certificate = parsed.certificate(base64.b64decode(str(kept["certificate"])))
+                    certificate.native  # noqa: B018 - a certificate that cannot be read means checking again
+                    self.shared += 1
+                    return xmlsig.PacketSignature(present=True, valid=True, signer=str(kept["signer"]),
+                                                  certificate=certificate)
+                except (KeyError, ValueError, TypeError):
+                    log.warning("the kept packet verdict %s cannot be read: checking again", key[0])
+            self.checked += 1
+            signature = xmlsig.verify_packet(packet, trust_roots=trust_roots(settings))
+            if signature.valid and signature.certificate is not None:
+                self.files.put(settings, *key, {"signer": signature.signer,
+                                                "certificate": base64.b64encode(signature.certificate.dump()).decode()})
+        return signature
+
+
+PACKET_VERDICTS = _PacketVerdicts()
 
 ISSUED_VERDICT_SECONDS = 600
 """How long the verdict recorded when this install issued (sealed) a document is reused by a send of the

@@ -270,10 +270,12 @@ class Outcome:
 
 def track(session: Session, document: Document) -> None:
     """Keep ``document``'s evidence from now on: its extension is queued in the caller's transaction."""
-    session.flush()
-    added = session.scalar(dialect_insert(session)(LtvRecord)
-                           .values(document_id=document.id, state=LtvState.PENDING)
-                           .on_conflict_do_nothing(index_elements=["document_id"]).returning(LtvRecord.id))
+    if document.id is None:
+        session.flush()
+    with session.no_autoflush:  # what the caller has pending goes out with its next flush, not one of its own
+        added = session.scalar(dialect_insert(session)(LtvRecord)
+                               .values(document_id=document.id, state=LtvState.PENDING)
+                               .on_conflict_do_nothing(index_elements=["document_id"]).returning(LtvRecord.id))
     if added is not None:  # a document already kept is not queued again
         session.add(OutboxMessage(task_name=MAINTAIN_TASK, queue=QUEUE, payload={"document_id": document.id}))
 

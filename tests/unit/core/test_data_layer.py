@@ -199,3 +199,19 @@ def test_a_transaction_reads_a_chains_head_once_and_again_after_a_savepoint_is_u
     assert len(head_reads) == 2  # read again after the savepoint was undone
     assert third.prev_hash == second.hash and third.seq == second.seq + 1
     assert audit.verify_chain(session).intact and audit.verify_chain(session).events == 4
+
+
+def test_the_head_file_names_the_last_event_written_when_the_last_one_was_undone(session):
+    """An event appended in a savepoint that is rolled back is never anchored: the chain's head file names
+    the last event that was committed, so the chain still checks out."""
+    audit.record(session, "system", "test.event", details={"i": 1})
+    kept = audit.record(session, "system", "test.event", details={"i": 2})
+    with pytest.raises(RuntimeError), session.begin_nested():
+        audit.record(session, "system", "test.event", details={"i": "undone"})
+        raise RuntimeError("undo the savepoint")
+    session.commit()
+    anchors, problems = audit.read_anchors(audit._settings_for(session))
+    assert not problems
+    assert anchors[None][-1].event_id == kept.id and anchors[None][-1].hash == kept.hash
+    check = audit.verify_chain(session)
+    assert check.intact, check

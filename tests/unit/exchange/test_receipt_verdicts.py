@@ -12,12 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from docsign.exchange.verdicts import _ReceiptVerdicts
+from docsign.db import session_scope
+from docsign.exchange import service as svc
+from docsign.exchange.verdicts import _PacketVerdicts, _ReceiptVerdicts
 from docsign.verification.report import report_to_record
 from tests.support.documents import sealed_pdf
 
 ROOT = Path(__file__).resolve().parents[3]
-PROVINCE = "000.00.00.H30"
+PROVINCE, LAC_SON, TAN_LAC = "000.00.00.H30", "000.00.35.H30", "000.00.36.H30"
 
 _OTHER_PROCESS = """
 import json, sys
@@ -71,3 +73,30 @@ def test_a_report_older_than_the_window_is_not_used(demo_online, tmp_path):
     later = _ReceiptVerdicts(ttl_seconds=0.5)
     later.verify(demo_online, pdf)
     assert (later.misses, later.shared) == (1, 0)
+
+
+def test_a_packets_xml_signature_is_checked_once_for_its_recipients(demo_online, tmp_path):
+    """The recipients of one exchange read the same packet: the first checks its XML signature, the others
+    (other worker processes: other instances over the one data dir) use what it kept. A signature that does
+    not verify is never kept, and another trust configuration checks again."""
+    pdf = sealed_pdf(demo_online, PROVINCE, tmp_path / "docs", seal_only=True).read_bytes()
+    request = svc.SendRequest(sender_code=PROVINCE, recipient_codes=(LAC_SON, TAN_LAC), subject="Packet check")
+    with session_scope(demo_online.database_url) as session:
+        packet = svc.read_packet(demo_online, svc.send(session, demo_online, request, pdf, actor="test"))
+    first, second = _PacketVerdicts(), _PacketVerdicts()
+    signature = first.verify(demo_online, packet)
+    assert signature.valid and (first.checked, first.shared) == (1, 0), signature.problems
+    kept = second.verify(demo_online, packet)
+    assert (second.checked, second.shared) == (0, 1)
+    assert kept.valid and kept.present and not kept.problems and kept.signer == signature.signer
+    assert kept.certificate is not None and signature.certificate is not None
+    assert kept.certificate.dump() == signature.certificate.dump()
+
+    tampered = packet.replace(b"Packet check", b"Packet cheek")
+    assert tampered != packet
+    for _ in range(2):
+        broken = second.verify(demo_online, tampered)
+        assert not broken.valid and "changed after it was signed" in "; ".join(broken.problems)
+    assert (second.checked, second.shared) == (2, 1)
+    second.verify(dataclasses.replace(demo_online, fetch_allow_hosts=(("crl.example.vn", 80),)), packet)
+    assert (second.checked, second.shared) == (3, 1)
